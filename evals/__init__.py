@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks of the dispatcher and its specialists."""

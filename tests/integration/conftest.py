@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, install_base_model
+
+POSTGRES_URL = os.environ.get(
+    "SLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def base_model() -> None:
+    """The base GGUF next to the Modelfiles (what `slm-dispatch setup` does)."""
+    if not (MODELS_DIR / BASE_MODEL_FILENAME).exists():
+        install_base_model()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server; skipped with a reason outside CI when it does not answer."""
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} does not answer in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} does not answer: {exc}")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped afterwards."""
+    name = f"slm_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

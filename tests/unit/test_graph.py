@@ -1,0 +1,197 @@
+"""The whole graph with scripted models: routes, repair, fan-out, failures, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from graph.api import Dispatcher, RunFailedError
+from graph.checkpoint import open_checkpointer
+from graph.context import Context
+from tests.fakes import ScriptedChatModel
+
+
+def make_context(demo_db: Path, **models: ScriptedChatModel) -> Context:
+    return Context(
+        backend="embedded", database_url=str(demo_db), max_repairs=2, chat_models=models
+    )
+
+
+def plan_json(*tasks: tuple[str, str, int | None]) -> str:
+    return json.dumps(
+        {"tasks": [{"specialist": s, "instruction": i, "depends_on": d} for s, i, d in tasks]}
+    )
+
+
+def test_sql_route_answers_from_the_database(demo_db: Path) -> None:
+    sql = ScriptedChatModel.of(["SELECT COUNT(*) AS n FROM customers;"])
+    dispatcher = Dispatcher(InMemorySaver(), make_context(demo_db, sql=sql))
+    result = dispatcher.ask("How many customers are there?")
+    assert result.finished
+    assert result.route is not None and result.route["path"] == "rules"
+    (task,) = result.results
+    assert task["status"] == "ok"
+    assert task["columns"] == ["n"] and task["rows"] == [[200]]
+    assert "n = 200" in result.answer
+    assert len(sql.calls) == 1
+
+
+def test_sql_repair_feeds_the_error_back(demo_db: Path) -> None:
+    sql = ScriptedChatModel.of(
+        ["SELECT cust_name FROM customers", "SELECT name FROM customers ORDER BY id LIMIT 2"]
+    )
+    dispatcher = Dispatcher(InMemorySaver(), make_context(demo_db, sql=sql))
+    result = dispatcher.ask("List two customers.")
+    (task,) = result.results
+    assert task["status"] == "ok"
+    assert [a["error"] is None for a in task["attempts"]] == [False, True]
+    assert "cust_name" in (task["attempts"][0]["error"] or "")
+    # The second call saw the first reply and the validator's error.
+    second_messages = sql.calls[1][0]
+    assert "cust_name" in str(second_messages[-1].content)
+    assert len(task["rows"]) == 2
+
+
+def test_sql_repair_is_bounded_and_failure_is_reported(demo_db: Path) -> None:
+    sql = ScriptedChatModel.of(["DELETE FROM customers"], repeat_last=True)
+    dispatcher = Dispatcher(InMemorySaver(), make_context(demo_db, sql=sql))
+    result = dispatcher.ask("Remove all customers from the database")
+    (task,) = result.results
+    assert task["status"] == "failed"
+    assert len(task["attempts"]) == 3 and len(sql.calls) == 3
+    assert "No valid SQL after 3 attempt(s)" in task["output"]
+    assert "FAILED" in result.answer
+    # Nothing was written: the database still has every customer.
+    check = ScriptedChatModel.of(["SELECT COUNT(*) FROM customers"])
+    again = Dispatcher(InMemorySaver(), make_context(demo_db, sql=check)).ask("How many customers?")
+    assert again.results[0]["rows"] == [[200]]
+
+
+def test_model_plan_fans_out_and_summary_waits_for_its_dependency(demo_db: Path) -> None:
+    router = ScriptedChatModel.of(
+        [
+            plan_json(
+                ("sql", "count the orders", None),
+                ("salesforce", "count the leads", None),
+                ("summarize", "summarise the count", 1),
+            )
+        ]
+    )
+    sql = ScriptedChatModel.of(["SELECT COUNT(*) AS orders FROM orders"])
+    seen: dict[str, Any] = {}
+
+    def summary(messages: list[Any], kwargs: dict[str, Any]) -> str:
+        seen["prompt"] = str(messages[-1].content)
+        return "There are 5000 orders."
+
+    summarize = ScriptedChatModel.of([summary])
+    salesforce = ScriptedChatModel.of([])  # must not be called without credentials
+    context = make_context(
+        demo_db, router=router, sql=sql, summarize=summarize, salesforce=salesforce
+    )
+    steps: list[str] = []
+    result = Dispatcher(InMemorySaver(), context).ask(
+        "Bitte: Bestellungen zählen, Interessenten zählen, zusammenfassen",
+        on_step=lambda node, update: steps.append(node),
+    )
+    assert result.route is not None and result.route["path"] == "model"
+    # The router was asked for JSON constrained by the Plan schema.
+    assert router.calls[0][1]["format"]["title"] == "Plan"
+    statuses = {r["id"]: (r["specialist"], r["status"]) for r in result.results}
+    assert statuses == {1: ("sql", "ok"), 2: ("salesforce", "failed"), 3: ("summarize", "ok")}
+    assert "SF_USERNAME" in result.results[1]["output"]
+    assert salesforce.calls == []
+    assert "orders" in seen["prompt"] and "5000" in seen["prompt"]
+    # sql and salesforce ran in the same step; summarize ran after them.
+    assert steps.index("summarize") > max(steps.index("sql"), steps.index("salesforce"))
+    assert steps[-1] == "respond"
+
+
+def test_summary_of_a_failed_task_is_skipped(demo_db: Path) -> None:
+    sql = ScriptedChatModel.of(["SELECT nope FROM nowhere"], repeat_last=True)
+    summarize = ScriptedChatModel.of([])
+    context = make_context(demo_db, sql=sql, summarize=summarize)
+    result = Dispatcher(InMemorySaver(), context).ask(
+        "How many orders were returned? Then summarise the result."
+    )
+    assert [r["status"] for r in result.results] == ["failed", "skipped"]
+    assert summarize.calls == []
+
+
+@pytest.mark.parametrize(
+    ("request_text", "needle"),
+    [
+        ("", "The request is empty"),
+        ("   \n ", "The request is empty"),
+        ("x" * 100_000, "100,000 characters"),
+    ],
+)
+def test_bad_requests_get_a_clear_answer(demo_db: Path, request_text: str, needle: str) -> None:
+    result = Dispatcher(InMemorySaver(), make_context(demo_db)).ask(request_text)
+    assert result.finished
+    assert result.plan == []
+    assert needle in result.answer
+
+
+def test_request_no_specialist_can_serve(demo_db: Path) -> None:
+    router = ScriptedChatModel.of(['{"tasks": []}'])
+    result = Dispatcher(InMemorySaver(), make_context(demo_db, router=router)).ask(
+        "What's the weather like tomorrow?"
+    )
+    assert result.finished and result.plan == []
+    assert "No specialist can serve this request" in result.answer
+
+
+def test_invalid_router_output_is_reported(demo_db: Path) -> None:
+    router = ScriptedChatModel.of(['{"tasks": [{"specialist": "poetry"}]}'])
+    result = Dispatcher(InMemorySaver(), make_context(demo_db, router=router)).ask("Write a poem")
+    assert result.finished and result.plan == []
+    assert "invalid plan" in result.answer
+
+
+def test_missing_database_fails_the_sub_task_clearly(tmp_path: Path) -> None:
+    sql = ScriptedChatModel.of([])
+    context = make_context(tmp_path / "absent.sqlite", sql=sql)
+    result = Dispatcher(InMemorySaver(), context).ask("How many customers are there?")
+    (task,) = result.results
+    assert task["status"] == "failed"
+    assert "not available" in task["output"] and sql.calls == []
+
+
+def test_interrupted_run_resumes_without_repeating_finished_steps(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    sql = ScriptedChatModel.of(["SELECT COUNT(*) AS n FROM orders WHERE status = 'returned'"])
+    summarize = ScriptedChatModel.of([RuntimeError("backend crashed"), "Some orders came back."])
+    context = make_context(demo_db, sql=sql, summarize=summarize)
+    request = "How many orders were returned? Then summarise the result."
+    with open_checkpointer(str(tmp_path / "cp.sqlite")) as saver:
+        with pytest.raises(RunFailedError) as failure:
+            Dispatcher(saver, context).ask(request, thread_id="t-1")
+        assert failure.value.thread_id == "t-1"
+    # A new process: a fresh checkpointer on the same file.
+    with open_checkpointer(str(tmp_path / "cp.sqlite")) as saver:
+        dispatcher = Dispatcher(saver, context)
+        partial = dispatcher.state("t-1")
+        assert not partial.finished and [r["id"] for r in partial.results] == [1]
+        result = dispatcher.resume("t-1")
+        assert result.finished
+        assert [r["status"] for r in result.results] == ["ok", "ok"]
+        assert len(sql.calls) == 1  # the SQL step was not run again
+        assert len(summarize.calls) == 2
+        history = dispatcher.history("t-1")
+        assert history[0].step == -1 and history[-1].next == []
+
+
+def test_new_turn_on_a_thread_replaces_the_previous_results(demo_db: Path) -> None:
+    sql = ScriptedChatModel.of(
+        ["SELECT COUNT(*) FROM customers", "SELECT COUNT(*) FROM products"]
+    )
+    dispatcher = Dispatcher(InMemorySaver(), make_context(demo_db, sql=sql))
+    dispatcher.ask("How many customers?", thread_id="t")
+    second = dispatcher.ask("How many products?", thread_id="t")
+    assert [r["rows"] for r in second.results] == [[[40]]]

@@ -1,0 +1,1554 @@
+"""Salesforce tools: the SOQL action a specialist emits, credentials, validation and queries.
+
+The specialist model emits a :class:`SoqlQuery`. Before anything reaches the org,
+:meth:`SalesforceClient.validate_soql` checks the statement against the org's own
+``describe()`` metadata: one read-only ``SELECT ... FROM <Object>``, objects, fields,
+relationship paths, functions, value types and picklist values. Every problem found there
+raises :class:`SoqlValidationError` with a short message the model can act on
+("no field `Amout` on Opportunity; did you mean `Amount`?").
+
+Parsing: SOQL is not SQL, so the text is first scanned by a small SOQL lexer that keeps the
+structure and replaces every value (strings, ISO dates, date literals such as
+``LAST_N_DAYS:30``) by a numbered string placeholder, quotes every identifier (``Case`` and
+``Type`` are SQL keywords), renames SOQL functions to a private prefix so sqlglot sees plain
+anonymous functions, turns ``INCLUDES``/``EXCLUDES`` into ``IN``/``NOT IN`` and drops the
+clauses that do not affect field checks (``WITH SECURITY_ENFORCED``, ``FOR VIEW``,
+``USING SCOPE``). The rewritten text is parsed by sqlglot and the tree is walked with the
+placeholders resolved back to their SOQL values. The query sent to Salesforce is always the
+cleaned original text, never the rewrite.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+import requests
+import sqlglot
+from pydantic import BaseModel, ConfigDict, Field
+from simple_salesforce import Salesforce
+from simple_salesforce import exceptions as sf_exc
+from sqlglot import exp
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ENV_VARS",
+    "SalesforceClient",
+    "SalesforceCredentials",
+    "SalesforceError",
+    "SoqlQuery",
+    "SoqlResult",
+    "SoqlValidationError",
+    "map_salesforce_exception",
+    "missing_credentials_message",
+]
+
+
+# --------------------------------------------------------------------------------------
+# The typed action
+# --------------------------------------------------------------------------------------
+
+
+class SoqlQuery(BaseModel):
+    """The action the Salesforce specialist emits: one read-only SOQL query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["query"] = Field(
+        default="query",
+        description='Always "query": run one read-only SOQL query against Salesforce.',
+    )
+    soql: str = Field(
+        description=(
+            "One SOQL SELECT statement over standard Salesforce objects (Account, Contact, "
+            "Opportunity, Lead, Case), e.g. SELECT Name, Amount FROM Opportunity "
+            "WHERE StageName = 'Closed Won' LIMIT 10. Name each field (no SELECT *), follow "
+            "parents with relationship paths such as Account.Name, put text in single "
+            "quotes, write dates without quotes (2024-01-31) or as date literals "
+            "(TODAY, LAST_N_DAYS:30, THIS_QUARTER). No semicolon, no INSERT/UPDATE/DELETE."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Credentials
+# --------------------------------------------------------------------------------------
+
+ENV_VARS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "SF_USERNAME": "Option A: the Salesforce user name (an e-mail address).",
+        "SF_PASSWORD": "Option A: that user's password.",
+        "SF_SECURITY_TOKEN": "Option A: the user's security token (Settings > Reset My "
+        "Security Token).",
+        "SF_DOMAIN": "Option A, optional: login domain; 'login' (default) for production, "
+        "'test' for sandboxes, or a My Domain prefix such as 'acme.my'.",
+        "SF_INSTANCE_URL": "Option B: the org's instance URL, e.g. https://acme.my.salesforce.com.",
+        "SF_SESSION_ID": "Option B: a session id or OAuth access token for that instance.",
+    }
+)
+
+_PASSWORD_VARS: Final = ("SF_USERNAME", "SF_PASSWORD", "SF_SECURITY_TOKEN")
+_SESSION_VARS: Final = ("SF_INSTANCE_URL", "SF_SESSION_ID")
+
+
+def missing_credentials_message() -> str:
+    """Return a sentence naming the environment variables that enable Salesforce.
+
+    Returns:
+        The message, listing both ways to provide credentials.
+    """
+    return (
+        "Salesforce is not configured: set SF_USERNAME, SF_PASSWORD and SF_SECURITY_TOKEN "
+        "(plus SF_DOMAIN=test for a sandbox), or set SF_INSTANCE_URL and SF_SESSION_ID "
+        "(an existing session or OAuth access token)."
+    )
+
+
+def _env_value(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _normalise_domain(domain: str | None) -> str | None:
+    if domain is None:
+        return None
+    domain = re.sub(r"^https?://", "", domain.strip(), flags=re.IGNORECASE).rstrip("/")
+    domain = re.sub(r"\.salesforce\.com$", "", domain, flags=re.IGNORECASE)
+    return domain or None
+
+
+@dataclass(frozen=True)
+class SalesforceCredentials:
+    """How to reach one Salesforce org; secrets never appear in ``repr``.
+
+    Exactly one of the two options is filled: ``username``/``password``/``security_token``
+    (with an optional ``domain``) or ``instance_url``/``session_id``.
+    """
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    domain: str | None = None
+    instance_url: str | None = None
+    session_id: str | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> Literal["password", "session"]:
+        """Which option these credentials use."""
+        return "password" if self.username is not None else "session"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values, so that messages can be scrubbed of them."""
+        values = (self.password, self.security_token, self.session_id)
+        return tuple(v for v in values if v)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> SalesforceCredentials | None:
+        """Read credentials from environment variables (see :data:`ENV_VARS`).
+
+        Username/password/token wins when both sets are complete, since it can sign in
+        again where a session id expires.
+
+        Args:
+            environ: The variables to read; the process environment by default.
+
+        Returns:
+            The credentials, or None when neither set of variables is complete.
+        """
+        username, password, token = (_env_value(environ, n) for n in _PASSWORD_VARS)
+        if username and password and token:
+            return cls(
+                username=username,
+                password=password,
+                security_token=token,
+                domain=_normalise_domain(_env_value(environ, "SF_DOMAIN")),
+            )
+        instance_url, session_id = (_env_value(environ, n) for n in _SESSION_VARS)
+        if instance_url and session_id:
+            if not re.match(r"^https?://", instance_url, flags=re.IGNORECASE):
+                instance_url = "https://" + instance_url
+            return cls(instance_url=instance_url.rstrip("/"), session_id=session_id)
+        return None
+
+    def __repr__(self) -> str:
+        if self.kind == "password":
+            return (
+                f"SalesforceCredentials(kind='password', username={self.username!r}, "
+                f"domain={self.domain or 'login'!r}, password='***', security_token='***')"
+            )
+        return (
+            f"SalesforceCredentials(kind='session', instance_url={self.instance_url!r}, "
+            "session_id='***')"
+        )
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+
+
+class SalesforceError(Exception):
+    """A Salesforce failure, described for the model and the operator.
+
+    Attributes:
+        message: A short message without tokens or session ids.
+        retryable: True when the model can repair its SOQL and try again (malformed query,
+            unknown field); False when the failure is final (sign-in failed, session
+            expired, request refused, resource not found, network down).
+        code: A Salesforce error code (``INVALID_FIELD``) or one of this module's
+            (``AUTH_FAILED``, ``NOT_CONFIGURED``), when known.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.code = code
+
+
+class SoqlValidationError(SalesforceError):
+    """The SOQL was rejected before it reached Salesforce; the model can repair it."""
+
+    def __init__(self, message: str, *, code: str | None = "INVALID_SOQL") -> None:
+        super().__init__(message, retryable=True, code=code)
+
+
+_MAX_MESSAGE: Final = 600
+_SESSION_ID_RE: Final = re.compile(r"00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+")
+_BEARER_RE: Final = re.compile(r"(?i)bearer\s+\S+")
+
+
+def _scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove secrets and anything shaped like a session id from ``text``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _SESSION_ID_RE.sub("***", text)
+    text = _BEARER_RE.sub("Bearer ***", text)
+    text = text.strip()
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 1].rstrip() + "…"
+    return text
+
+
+def _error_details(content: Any) -> tuple[str | None, str]:
+    """Pull ``(errorCode, message)`` out of a Salesforce error response body."""
+    if isinstance(content, bytes):
+        content = content.decode("utf-8", errors="replace")
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            return None, content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        content = content[0]
+    if isinstance(content, dict):
+        code = content.get("errorCode") or content.get("error")
+        message = content.get("message") or content.get("error_description") or ""
+        return (str(code) if code else None), str(message)
+    return None, "" if content is None else str(content)
+
+
+def map_salesforce_exception(exc: BaseException, *, secrets: Iterable[str] = ()) -> SalesforceError:
+    """Translate an exception from simple-salesforce or requests into a SalesforceError.
+
+    Args:
+        exc: The exception raised by a Salesforce call.
+        secrets: Values to scrub from the message (password, token, session id).
+
+    Returns:
+        A SalesforceError whose ``retryable`` says whether the model can repair its query.
+    """
+    secrets = tuple(secrets)
+    if isinstance(exc, SalesforceError):
+        return exc
+    if isinstance(exc, sf_exc.SalesforceAuthenticationFailed):
+        code = str(exc.code) if exc.code is not None else None
+        detail = _scrub(exc.auth_message or "", secrets)
+        message = "Salesforce sign-in failed" + (f" ({code})" if code else "")
+        message += f": {detail}" if detail else "."
+        return SalesforceError(message, retryable=False, code="AUTH_FAILED")
+    if isinstance(exc, sf_exc.SalesforceError):
+        code, detail = _error_details(exc.content)
+        detail = _scrub(detail, secrets)
+        suffix = f": {detail}" if detail else "."
+        if isinstance(exc, sf_exc.SalesforceMalformedRequest):
+            label = f" ({code})" if code else ""
+            return SalesforceError(
+                f"Salesforce rejected the query{label}{suffix}",
+                retryable=True,
+                code=code or "MALFORMED_REQUEST",
+            )
+        if isinstance(exc, sf_exc.SalesforceExpiredSession):
+            return SalesforceError(
+                "The Salesforce session has expired or is invalid; sign in again "
+                "(a fresh SF_SESSION_ID, or SF_USERNAME/SF_PASSWORD/SF_SECURITY_TOKEN).",
+                retryable=False,
+                code=code or "INVALID_SESSION_ID",
+            )
+        if isinstance(exc, sf_exc.SalesforceRefusedRequest):
+            return SalesforceError(
+                f"Salesforce refused the request (the user lacks access or a limit was "
+                f"reached){suffix}",
+                retryable=False,
+                code=code or "REFUSED",
+            )
+        if isinstance(exc, sf_exc.SalesforceResourceNotFound):
+            name = _scrub(str(exc.resource_name or "resource"), secrets)
+            return SalesforceError(
+                f"Salesforce could not find {name}{suffix}",
+                retryable=False,
+                code=code or "NOT_FOUND",
+            )
+        return SalesforceError(f"Salesforce error {exc.status}{suffix}", retryable=False, code=code)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return SalesforceError(
+            "Salesforce did not answer in time.", retryable=False, code="TIMEOUT"
+        )
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
+        return SalesforceError(
+            "Could not reach Salesforce (network error).", retryable=False, code="CONNECTION"
+        )
+    detail = _scrub(str(exc), secrets)
+    return SalesforceError(
+        f"Salesforce call failed ({type(exc).__name__})" + (f": {detail}" if detail else "."),
+        retryable=False,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# SOQL lexing and rewriting for sqlglot
+# --------------------------------------------------------------------------------------
+
+_DATE_LITERALS: Final = frozenset(
+    """YESTERDAY TODAY TOMORROW LAST_WEEK THIS_WEEK NEXT_WEEK LAST_MONTH THIS_MONTH
+    NEXT_MONTH LAST_90_DAYS NEXT_90_DAYS THIS_QUARTER LAST_QUARTER NEXT_QUARTER THIS_YEAR
+    LAST_YEAR NEXT_YEAR THIS_FISCAL_QUARTER LAST_FISCAL_QUARTER NEXT_FISCAL_QUARTER
+    THIS_FISCAL_YEAR LAST_FISCAL_YEAR NEXT_FISCAL_YEAR""".split()
+)
+_DATE_N_LITERALS: Final = frozenset(
+    """LAST_N_DAYS NEXT_N_DAYS N_DAYS_AGO LAST_N_WEEKS NEXT_N_WEEKS N_WEEKS_AGO
+    LAST_N_MONTHS NEXT_N_MONTHS N_MONTHS_AGO LAST_N_QUARTERS NEXT_N_QUARTERS
+    N_QUARTERS_AGO LAST_N_YEARS NEXT_N_YEARS N_YEARS_AGO LAST_N_FISCAL_QUARTERS
+    NEXT_N_FISCAL_QUARTERS N_FISCAL_QUARTERS_AGO LAST_N_FISCAL_YEARS NEXT_N_FISCAL_YEARS
+    N_FISCAL_YEARS_AGO""".split()
+)
+_KEYWORDS: Final = frozenset(
+    """SELECT FROM WHERE AND OR NOT IN LIKE GROUP BY HAVING ORDER ASC DESC NULLS FIRST LAST
+    LIMIT OFFSET NULL TRUE FALSE ROLLUP CUBE""".split()
+)
+_AGGREGATES: Final = frozenset({"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"})
+_DATE_FUNCTIONS: Final = frozenset(
+    """CALENDAR_MONTH CALENDAR_QUARTER CALENDAR_YEAR DAY_IN_MONTH DAY_IN_WEEK DAY_IN_YEAR
+    DAY_ONLY FISCAL_MONTH FISCAL_QUARTER FISCAL_YEAR HOUR_IN_DAY WEEK_IN_MONTH
+    WEEK_IN_YEAR""".split()
+)
+_OTHER_FUNCTIONS: Final = frozenset(
+    {
+        "CONVERTTIMEZONE",
+        "CONVERTCURRENCY",
+        "TOLABEL",
+        "FORMAT",
+        "GROUPING",
+        "DISTANCE",
+        "GEOLOCATION",
+        "FIELDS",
+    }
+)
+_FUNCTIONS: Final = _AGGREGATES | _DATE_FUNCTIONS | _OTHER_FUNCTIONS
+_FN_PREFIX: Final = "SOQLFN_"
+_DML_WORDS: Final = frozenset(
+    """INSERT UPDATE DELETE UPSERT MERGE UNDELETE DROP CREATE ALTER TRUNCATE GRANT REVOKE
+    EXEC EXECUTE CALL""".split()
+)
+_SQL_ONLY: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "JOIN": "SOQL has no JOIN; follow relationships with paths such as Account.Name",
+        "DISTINCT": "SOQL has no DISTINCT; use GROUP BY on the field instead",
+        "UNION": "SOQL allows one SELECT only; there is no UNION",
+        "AS": "SOQL aliases take no AS; write e.g. COUNT(Id) total",
+        "IS": "SOQL has no IS NULL; write Field = null or Field != null",
+        "BETWEEN": "SOQL has no BETWEEN; write Field >= low AND Field <= high",
+        "TYPEOF": "TYPEOF is not supported here; select the polymorphic fields directly",
+    }
+)
+_WITH_OK: Final = frozenset({"SECURITY_ENFORCED", "USER_MODE", "SYSTEM_MODE"})
+_FOR_OK: Final = frozenset({"VIEW", "REFERENCE", "UPDATE"})
+_FIELDS_ARGS: Final = frozenset({"ALL", "STANDARD", "CUSTOM"})
+
+_TOKEN_RE: Final = re.compile(
+    r"""
+    (?P<ws>\s+)
+    |(?P<string>'(?:[^'\\]|\\.)*')
+    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
+    |(?P<date>\d{4}-\d{2}-\d{2}(?![\w:]))
+    |(?P<number>\d+(?:\.\d+)?)
+    |(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_-]*)?)
+    |(?P<bind>:\s*[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<op>!=|<>|<=|>=|=|<|>)
+    |(?P<punct>[(),.])
+    |(?P<sign>[-+])
+    """,
+    re.VERBOSE,
+)
+_ISO_DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_FENCE_RE: Final = re.compile(
+    r"^```[ \t]*(?:[A-Za-z0-9_+-]+[ \t]*\n)?(?P<body>.*?)(?:```)?\s*$", re.DOTALL
+)
+_PLACEHOLDER_RE: Final = re.compile(r"^__soql_value_(\d+)__$")
+
+ValueKind = Literal["string", "date", "datetime", "date_literal"]
+
+
+@dataclass(frozen=True)
+class _Value:
+    kind: ValueKind
+    raw: str  # as written in the SOQL
+    value: str  # strings unescaped; others as written
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+
+
+def _unescape(body: str) -> str:
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), body, flags=re.DOTALL)
+
+
+def _suggest(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> list[str]:
+    """Return the candidates closest to ``name`` (case-insensitive), best first.
+
+    Only candidates nearly as close as the best one are kept, so a clear winner is
+    suggested alone.
+    """
+    by_lower: dict[str, str] = {}
+    for candidate in candidates:
+        by_lower.setdefault(candidate.lower(), candidate)
+    target = name.lower()
+    scored = []
+    for lower, original in by_lower.items():
+        ratio = difflib.SequenceMatcher(None, target, lower).ratio()
+        if ratio >= cutoff:
+            scored.append((ratio, original))
+    scored.sort(key=lambda item: -item[0])
+    if not scored:
+        return []
+    best = scored[0][0]
+    return [original for ratio, original in scored[:3] if best - ratio < 0.08]
+
+
+def _did_you_mean(name: str, candidates: Iterable[str], *, quote: str = "`") -> str:
+    found = _suggest(name, candidates)
+    if not found:
+        return ""
+    if len(found) == 1:
+        return f"; did you mean {quote}{found[0]}{quote}?"
+    return "; did you mean one of " + ", ".join(f"{quote}{f}{quote}" for f in found) + "?"
+
+
+def clean_soql(soql: str) -> str:
+    """Strip whitespace, markdown fences, backticks and trailing semicolons.
+
+    Args:
+        soql: The text the model produced.
+
+    Returns:
+        The bare statement.
+    """
+    text = soql.strip()
+    if text.startswith("```"):
+        match = _FENCE_RE.match(text)
+        text = match.group("body").strip() if match else text.strip("`").strip()
+    if len(text) >= 2 and text[0] == "`" and text[-1] == "`":
+        text = text.strip("`").strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def _lex(soql: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(soql):
+        match = _TOKEN_RE.match(soql, pos)
+        if match is None:
+            char = soql[pos]
+            if char == ";":
+                raise SoqlValidationError(
+                    "only one SOQL statement is allowed; remove the `;` and anything after it"
+                )
+            if char == "'":
+                raise SoqlValidationError("a string literal is not closed; end it with `'`")
+            if char == '"':
+                raise SoqlValidationError(
+                    "SOQL strings use single quotes: write 'text', not \"text\""
+                )
+            if char == "`":
+                raise SoqlValidationError("SOQL does not use backticks; write plain field names")
+            if char == "*" and re.search(r"(?i)\bCOUNT\s*\(\s*$", soql[:pos]):
+                raise SoqlValidationError("COUNT(*) is not SOQL; use COUNT() or COUNT(Id)")
+            if char == "*":
+                raise SoqlValidationError(
+                    "SOQL has no `*`: list the fields (SELECT Id, Name FROM ...) and count "
+                    "with COUNT() or COUNT(Id)"
+                )
+            raise SoqlValidationError(f"unexpected character `{char}` in the SOQL")
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(_Token(kind, match.group()))
+        pos = match.end()
+    return tokens
+
+
+class _Rewriter:
+    """Turns SOQL tokens into sqlglot-friendly SQL and remembers every literal value."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.values: dict[int, _Value] = {}
+        self.out: list[str] = []
+
+    def _peek(self, i: int) -> _Token | None:
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def _peek_word(self, i: int) -> str | None:
+        tok = self._peek(i)
+        return tok.text.upper() if tok is not None and tok.kind == "ident" else None
+
+    def _placeholder(self, kind: ValueKind, raw: str, value: str) -> None:
+        index = len(self.values)
+        self.values[index] = _Value(kind, raw, value)
+        self.out.append(f"'__soql_value_{index}__'")
+
+    def rewrite(self) -> str:
+        first = self._peek_word(0)
+        if first != "SELECT":
+            if first in _DML_WORDS:
+                raise SoqlValidationError(
+                    f"only read-only SELECT queries can run here; `{first}` is not allowed",
+                    code="NOT_A_QUERY",
+                )
+            raise SoqlValidationError(
+                "the query must be one SOQL statement starting with SELECT, "
+                "e.g. SELECT Id, Name FROM Account LIMIT 10",
+                code="NOT_A_QUERY",
+            )
+        i = 0
+        while i < len(self.tokens):
+            i = self._step(i)
+        return " ".join(self.out)
+
+    def _step(self, i: int) -> int:
+        tok = self.tokens[i]
+        if tok.kind == "string":
+            self._placeholder("string", tok.text, _unescape(tok.text[1:-1]))
+        elif tok.kind == "date":
+            self._placeholder("date", tok.text, tok.text)
+        elif tok.kind == "datetime":
+            self._placeholder("datetime", tok.text, tok.text)
+        elif tok.kind == "bind":
+            raise SoqlValidationError(
+                f"bind variables such as `{tok.text}` are not supported; write the value itself"
+            )
+        elif tok.kind == "ident":
+            return self._ident(i, tok.text)
+        else:
+            self.out.append(tok.text)
+        return i + 1
+
+    def _ident(self, i: int, text: str) -> int:
+        upper = text.upper()
+        if ":" in text:
+            self._date_n_literal(text)
+            return i + 1
+        if upper in _DATE_N_LITERALS:
+            raise SoqlValidationError(f"the date literal {upper} needs a number, e.g. {upper}:30")
+        if upper in _DATE_LITERALS:
+            self._placeholder("date_literal", text, upper)
+            return i + 1
+        nxt = self._peek_word(i + 1)
+        if upper == "WITH":
+            if nxt not in _WITH_OK:
+                raise SoqlValidationError(
+                    "only WITH SECURITY_ENFORCED / USER_MODE / SYSTEM_MODE is supported here"
+                )
+            return i + 2
+        if upper == "FOR":
+            if nxt not in _FOR_OK:
+                raise SoqlValidationError("only FOR VIEW / FOR REFERENCE is supported here")
+            return i + 2
+        if upper == "UPDATE" and nxt in {"TRACKING", "VIEWSTAT"}:
+            return i + 2
+        if upper == "USING":
+            if nxt != "SCOPE" or self._peek_word(i + 2) is None:
+                raise SoqlValidationError("write USING SCOPE followed by a scope, e.g. mine")
+            return i + 3
+        if upper in _DML_WORDS:
+            raise SoqlValidationError(
+                f"only read-only SELECT queries can run here; `{upper}` is not allowed",
+                code="NOT_A_QUERY",
+            )
+        if upper in _SQL_ONLY:
+            raise SoqlValidationError(_SQL_ONLY[upper])
+        if upper in _KEYWORDS:
+            self.out.append(upper)
+            return i + 1
+        if upper == "INCLUDES":
+            self.out.append("IN")
+            return i + 1
+        if upper == "EXCLUDES":
+            self.out.append("NOT IN")
+            return i + 1
+        after = self._peek(i + 1)
+        if after is not None and after.text == "(":
+            return self._function(i, text, upper)
+        self.out.append(f'"{text}"')
+        return i + 1
+
+    def _function(self, i: int, text: str, upper: str) -> int:
+        if upper not in _FUNCTIONS:
+            suggestion = _did_you_mean(upper, sorted(_FUNCTIONS))
+            raise SoqlValidationError(
+                f"`{text}()` is not a SOQL function{suggestion} (SOQL has COUNT, "
+                "COUNT_DISTINCT, SUM, AVG, MIN, MAX and date functions such as "
+                "CALENDAR_YEAR)"
+            )
+        if upper == "FIELDS":
+            arg = self._peek_word(i + 2)
+            close = self._peek(i + 3)
+            if arg not in _FIELDS_ARGS or close is None or close.text != ")":
+                raise SoqlValidationError("write FIELDS(ALL), FIELDS(STANDARD) or FIELDS(CUSTOM)")
+            self.out.append(f"{_FN_PREFIX}FIELDS ( '{arg}' )")
+            return i + 4
+        self.out.append(f"{_FN_PREFIX}{upper}")
+        return i + 1
+
+    def _date_n_literal(self, text: str) -> None:
+        name, _, arg = text.partition(":")
+        upper = name.upper()
+        if upper in _DATE_N_LITERALS:
+            if not arg.isdigit():
+                raise SoqlValidationError(
+                    f"the date literal {upper} needs a whole number, e.g. {upper}:30"
+                )
+            self._placeholder("date_literal", text, f"{upper}:{arg}")
+            return
+        if arg and not arg[0].isdigit():
+            raise SoqlValidationError(
+                f"bind variables such as `:{arg}` are not supported; write the value itself"
+            )
+        suggestion = _did_you_mean(upper, sorted(_DATE_N_LITERALS))
+        raise SoqlValidationError(f"unknown date literal `{text}`{suggestion}")
+
+
+# --------------------------------------------------------------------------------------
+# Validation against describe() metadata
+# --------------------------------------------------------------------------------------
+
+_NUMERIC_TYPES: Final = frozenset({"currency", "double", "int", "percent", "long"})
+_TEXT_TYPES: Final = frozenset(
+    {
+        "string",
+        "picklist",
+        "multipicklist",
+        "email",
+        "phone",
+        "textarea",
+        "url",
+        "id",
+        "reference",
+        "combobox",
+        "encryptedstring",
+    }
+)
+_COMPARISONS: Final = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.In)
+
+
+@dataclass
+class _ObjectInfo:
+    """Field and relationship lookups for one object, built from describe()."""
+
+    name: str
+    fields: dict[str, dict[str, Any]]
+    relationships: dict[str, dict[str, Any]]
+    children: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_describe(cls, name: str, describe: Mapping[str, Any]) -> _ObjectInfo:
+        fields: dict[str, dict[str, Any]] = {}
+        relationships: dict[str, dict[str, Any]] = {}
+        for item in describe.get("fields") or []:
+            fields[str(item["name"]).lower()] = item
+            rel = item.get("relationshipName")
+            if rel:
+                relationships[str(rel).lower()] = item
+        children: dict[str, dict[str, Any]] = {}
+        for child in describe.get("childRelationships") or []:
+            rel = child.get("relationshipName")
+            if rel:
+                children[str(rel).lower()] = child
+        return cls(str(describe.get("name") or name), fields, relationships, children)
+
+    def field_names(self) -> list[str]:
+        return [str(f["name"]) for f in self.fields.values()]
+
+    def relationship_names(self) -> list[str]:
+        return [str(f["relationshipName"]) for f in self.relationships.values()]
+
+
+def _field_list(info: _ObjectInfo, limit: int = 30) -> str:
+    names = info.field_names()
+    shown = ", ".join(names[:limit])
+    return shown + (", …" if len(names) > limit else "")
+
+
+def _path_parts(node: exp.Expr) -> list[str]:
+    if isinstance(node, exp.Column | exp.Dot):
+        return [part.name for part in node.parts]
+    return []
+
+
+@dataclass
+class _Analysis:
+    """What validation learned about the top-level query."""
+
+    sobject: str
+    bare_count: bool
+
+
+class _Checker:
+    """Walks a parsed query and checks it against the org's metadata."""
+
+    def __init__(
+        self,
+        object_info: Callable[[str], _ObjectInfo | None],
+        object_names: Callable[[], list[str]],
+        values: Mapping[int, _Value],
+    ) -> None:
+        self._object_info = object_info
+        self._object_names = object_names
+        self._values = values
+
+    # -- entry points ------------------------------------------------------------------
+
+    def check(self, root: exp.Expr) -> _Analysis:
+        if not isinstance(root, exp.Select):
+            raise SoqlValidationError("the query must be one SELECT ... FROM <Object> statement")
+        info = self._from_object(root, parent=None)
+        bare_count = self._check_select(root, info, nested="top")
+        return _Analysis(sobject=info.name, bare_count=bare_count)
+
+    # -- structure ---------------------------------------------------------------------
+
+    def _from_object(self, select: exp.Select, parent: _ObjectInfo | None) -> _ObjectInfo:
+        for key, hint in (
+            ("distinct", "SOQL has no DISTINCT; use GROUP BY"),
+            (
+                "joins",
+                "SOQL queries one object; follow relationships with paths such as Account.Name",
+            ),
+            ("with_", "SOQL has no WITH common table expressions"),
+            ("with", "SOQL has no WITH common table expressions"),
+            ("laterals", "SOQL has no LATERAL"),
+        ):
+            if select.args.get(key):
+                raise SoqlValidationError(hint)
+        source = select.args.get("from_") or select.args.get("from")
+        if not isinstance(source, exp.From):
+            raise SoqlValidationError("the query has no FROM: write SELECT <fields> FROM <Object>")
+        table = source.this
+        if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
+            raise SoqlValidationError("FROM must name one object, e.g. FROM Opportunity")
+        if table.args.get("db") or table.args.get("catalog"):
+            raise SoqlValidationError(
+                f"FROM must name one object; `{'.'.join(p.name for p in table.parts)}` is not "
+                "an object name"
+            )
+        name = table.name
+        if parent is not None:
+            child = parent.children.get(name.lower())
+            if child is None:
+                candidates = [str(c["relationshipName"]) for c in parent.children.values()]
+                hint = _did_you_mean(name, candidates)
+                listing = (
+                    f" (child relationships on {parent.name}: {', '.join(candidates)})"
+                    if candidates and not hint
+                    else ""
+                )
+                raise SoqlValidationError(
+                    f"no child relationship `{name}` on {parent.name}{hint}{listing} "
+                    "(a subquery in SELECT names a child relationship, e.g. "
+                    "(SELECT LastName FROM Contacts))"
+                )
+            child_info = self._object_info(str(child.get("childSObject")))
+            if child_info is None:
+                raise SoqlValidationError(f"cannot describe the child objects of `{name}`")
+            return child_info
+        info = self._object_info(name)
+        if info is None:
+            hint = _did_you_mean(name, self._object_names())
+            raise SoqlValidationError(f"no object `{name}` in this org{hint}", code="INVALID_TYPE")
+        return info
+
+    def _check_select(self, select: exp.Select, info: _ObjectInfo, *, nested: str) -> bool:
+        source = select.args.get("from_") or select.args.get("from")
+        alias = (source.this.alias or None) if isinstance(source, exp.From) else None
+        items = select.expressions
+        if not items:
+            raise SoqlValidationError("SELECT needs at least one field")
+        aliases: set[str] = set()
+        plain_fields: list[str] = []
+        aggregate = False
+        bare_count = False
+        for item in items:
+            node = item
+            if isinstance(item, exp.Alias):
+                aliases.add(item.alias.lower())
+                node = item.this
+            if isinstance(node, exp.Column | exp.Dot):
+                parts = self._strip_alias(_path_parts(node), info, alias)
+                self._resolve(parts, info, clause="select")
+                plain_fields.append(".".join(parts))
+            elif isinstance(node, exp.Anonymous):
+                fn = self._function_name(node)
+                if fn == "COUNT" and not node.expressions:
+                    bare_count = True
+                if fn in _AGGREGATES:
+                    aggregate = True
+                self._walk(node, info, alias, aliases, clause="select")
+            elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select):
+                if nested != "top":
+                    raise SoqlValidationError(
+                        "a subquery in SELECT can only appear in the outer query"
+                    )
+                child = node.this
+                child_info = self._from_object(child, parent=info)
+                self._check_select(child, child_info, nested="child")
+            else:
+                raise SoqlValidationError(
+                    f"SELECT lists fields, functions or child subqueries; `{self._show(item)}` "
+                    "is none of these"
+                )
+        if bare_count and len(items) > 1:
+            raise SoqlValidationError(
+                "COUNT() must stand alone; to count next to other fields use COUNT(Id)"
+            )
+        if nested == "semi" and (len(items) != 1 or not plain_fields):
+            raise SoqlValidationError(
+                "a subquery in WHERE must select exactly one Id or reference field"
+            )
+
+        where = select.args.get("where")
+        if where is not None:
+            self._walk(where.this, info, alias, aliases, clause="where")
+        group = select.args.get("group")
+        grouped: set[str] = set()
+        if group is not None:
+            for expr in group.expressions:
+                self._walk(expr, info, alias, aliases, clause="group")
+                for col in expr.find_all(exp.Column, exp.Dot):
+                    grouped.add(".".join(self._strip_alias(_path_parts(col), info, alias)).lower())
+        having = select.args.get("having")
+        if having is not None:
+            if group is None:
+                raise SoqlValidationError("HAVING needs a GROUP BY")
+            self._walk(having.this, info, alias, aliases, clause="having")
+        order = select.args.get("order")
+        if order is not None:
+            for ordered in order.expressions:
+                self._walk(ordered, info, alias, aliases, clause="order")
+        for key in ("limit", "offset"):
+            node = select.args.get(key)
+            if node is not None:
+                value = node.args.get("expression")
+                if not (isinstance(value, exp.Literal) and value.is_int):
+                    raise SoqlValidationError(f"{key.upper()} takes a whole number, e.g. 10")
+
+        if (aggregate or group is not None) and not bare_count:
+            for name in plain_fields:
+                if name.lower() not in grouped:
+                    raise SoqlValidationError(
+                        f"field `{name}` must be grouped or aggregated: add it to GROUP BY "
+                        "or wrap it in an aggregate such as MAX()"
+                    )
+        return bare_count
+
+    def _show(self, node: exp.Expr) -> str:
+        """Render a node as SOQL-ish text: values as written, identifiers unquoted."""
+
+        def restore(match: re.Match[str]) -> str:
+            value = self._values.get(int(match.group(1)))
+            return value.raw if value is not None else match.group(0)
+
+        text = re.sub(r"'__soql_value_(\d+)__'", restore, node.sql())
+        return text.replace('"', "").replace(_FN_PREFIX, "")
+
+    @staticmethod
+    def _strip_alias(parts: list[str], info: _ObjectInfo, alias: str | None) -> list[str]:
+        if len(parts) > 1:
+            head = parts[0].lower()
+            if alias is not None and head == alias.lower():
+                return parts[1:]
+            if head == info.name.lower() and head not in info.relationships:
+                return parts[1:]
+        return parts
+
+    @staticmethod
+    def _function_name(node: exp.Anonymous) -> str:
+        name = str(node.name).upper()
+        return name[len(_FN_PREFIX) :] if name.startswith(_FN_PREFIX) else name
+
+    # -- fields ------------------------------------------------------------------------
+
+    def _resolve(
+        self, parts: list[str], info: _ObjectInfo, *, clause: str
+    ) -> dict[str, Any] | None:
+        """Check a field path; return its describe() entry, or None if unverifiable."""
+        current = info
+        trail = info.name
+        for part in parts[:-1]:
+            rel = current.relationships.get(part.lower())
+            if rel is None:
+                fld = current.fields.get(part.lower())
+                if fld is not None and fld.get("relationshipName"):
+                    raise SoqlValidationError(
+                        f"`{fld['name']}` on {current.name} is an Id field; to follow the "
+                        f"relationship write `{fld['relationshipName']}.{parts[-1]}`"
+                    )
+                hint = _did_you_mean(part, current.relationship_names())
+                names = current.relationship_names()
+                listing = (
+                    f" (relationships on {current.name}: {', '.join(names)})"
+                    if names and not hint
+                    else (f" ({current.name} has no parent relationships)" if not names else "")
+                )
+                raise SoqlValidationError(
+                    f"no relationship `{part}` on {current.name}{hint}{listing}",
+                    code="INVALID_FIELD",
+                )
+            targets = rel.get("referenceTo") or []
+            if len(targets) != 1:
+                return None  # polymorphic: the fields depend on the record's type
+            target = self._object_info(str(targets[0]))
+            if target is None:
+                return None
+            trail = f"{trail}.{rel['relationshipName']}"
+            current = target
+        last = parts[-1]
+        fld = current.fields.get(last.lower())
+        if fld is None:
+            via = f" (via {trail})" if trail != info.name else ""
+            rel = current.relationships.get(last.lower())
+            if rel is not None:
+                raise SoqlValidationError(
+                    f"`{rel['relationshipName']}` on {current.name}{via} is a relationship; "
+                    f"select a field through it, e.g. `{rel['relationshipName']}.Name`, or "
+                    f"the Id field `{rel['name']}`",
+                    code="INVALID_FIELD",
+                )
+            hint = _did_you_mean(last, current.field_names())
+            if not hint and last.upper() == last:
+                hint = _did_you_mean(
+                    last, sorted(_DATE_LITERALS | _DATE_N_LITERALS), quote=""
+                ).replace("did you mean ", "did you mean the date literal ")
+            listing = "" if hint else f" (fields: {_field_list(current)})"
+            raise SoqlValidationError(
+                f"no field `{last}` on {current.name}{via}{hint}{listing}",
+                code="INVALID_FIELD",
+            )
+        flag = {"where": "filterable", "group": "groupable", "order": "sortable"}.get(clause)
+        if flag is not None and fld.get(flag) is False:
+            verb = {"filterable": "filtered", "groupable": "grouped", "sortable": "sorted"}[flag]
+            raise SoqlValidationError(
+                f"`{fld['name']}` on {current.name} ({fld.get('type')}) cannot be {verb} in SOQL",
+                code="INVALID_FIELD",
+            )
+        return fld
+
+    # -- expressions -------------------------------------------------------------------
+
+    def _walk(
+        self,
+        node: exp.Expression,
+        info: _ObjectInfo,
+        alias: str | None,
+        aliases: set[str],
+        *,
+        clause: str,
+    ) -> None:
+        if isinstance(node, exp.Column | exp.Dot):
+            parts = self._strip_alias(_path_parts(node), info, alias)
+            if len(parts) == 1 and parts[0].lower() in aliases and clause in ("having", "order"):
+                return
+            self._resolve(parts, info, clause=clause)
+            return
+        if isinstance(node, exp.Anonymous):
+            self._check_function(node, info, alias, aliases, clause=clause)
+            return
+        if isinstance(node, exp.Subquery | exp.Select):
+            select = node.this if isinstance(node, exp.Subquery) else node
+            if clause != "where" or not isinstance(select, exp.Select):
+                raise SoqlValidationError(
+                    "subqueries are allowed only in SELECT (child relationships) and in "
+                    "WHERE ... IN (SELECT ...)"
+                )
+            inner = self._from_object(select, parent=None)
+            self._check_select(select, inner, nested="semi")
+            return
+        if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod | exp.DPipe):
+            raise SoqlValidationError("SOQL has no arithmetic or string operators")
+        if isinstance(node, exp.And | exp.Or):
+            other = exp.Or if isinstance(node, exp.And) else exp.And
+            if isinstance(node.this, other) or isinstance(node.expression, other):
+                raise SoqlValidationError(
+                    "SOQL needs parentheses when AND and OR are mixed, e.g. "
+                    "A = 1 AND (B = 2 OR C = 3)"
+                )
+        if isinstance(node, _COMPARISONS):
+            self._check_comparison(node, info, alias, aliases, clause=clause)
+        for child in node.iter_expressions():
+            self._walk(child, info, alias, aliases, clause=clause)
+
+    def _check_function(
+        self,
+        node: exp.Anonymous,
+        info: _ObjectInfo,
+        alias: str | None,
+        aliases: set[str],
+        *,
+        clause: str,
+    ) -> None:
+        fn = self._function_name(node)
+        if fn == "FIELDS":
+            if clause != "select":
+                raise SoqlValidationError("FIELDS() can only appear in SELECT")
+            return
+        if fn in _AGGREGATES and clause in ("where", "group"):
+            raise SoqlValidationError(
+                f"{fn}() cannot be used in {'WHERE' if clause == 'where' else 'GROUP BY'}; "
+                "filter on aggregates with HAVING"
+            )
+        args = list(node.expressions)
+        if fn != "COUNT" and fn in _AGGREGATES | _DATE_FUNCTIONS and len(args) != 1:
+            raise SoqlValidationError(f"{fn}() takes exactly one field")
+        for arg in args:
+            if isinstance(arg, exp.Column | exp.Dot):
+                parts = self._strip_alias(_path_parts(arg), info, alias)
+                fld = self._resolve(parts, info, clause="function")
+                if fld is not None:
+                    self._check_function_arg(fn, fld)
+            else:
+                self._walk(arg, info, alias, aliases, clause=clause)
+
+    @staticmethod
+    def _check_function_arg(fn: str, fld: Mapping[str, Any]) -> None:
+        ftype = str(fld.get("type") or "")
+        name = fld.get("name")
+        if fn in ("SUM", "AVG") and ftype and ftype not in _NUMERIC_TYPES:
+            raise SoqlValidationError(
+                f"{fn}() needs a number field; `{name}` is {ftype}; use COUNT() or MIN()/MAX()"
+            )
+        if fn in _DATE_FUNCTIONS and ftype and ftype not in ("date", "datetime"):
+            raise SoqlValidationError(f"{fn}() needs a date or datetime field; `{name}` is {ftype}")
+        if fn in _AGGREGATES and fld.get("aggregatable") is False:
+            raise SoqlValidationError(f"`{name}` ({ftype}) cannot be aggregated with {fn}()")
+
+    # -- values ------------------------------------------------------------------------
+
+    def _value_of(self, node: exp.Expression) -> tuple[str, _Value | None] | None:
+        """Classify a literal operand: kind name and, for placeholders, the SOQL value."""
+        if isinstance(node, exp.Null):
+            return "null", None
+        if isinstance(node, exp.Boolean):
+            return "boolean", None
+        if isinstance(node, exp.Neg):
+            node = node.this
+        if isinstance(node, exp.Literal):
+            if not node.is_string:
+                return "number", None
+            match = _PLACEHOLDER_RE.match(node.this)
+            if match is not None:
+                value = self._values[int(match.group(1))]
+                return value.kind, value
+        return None
+
+    def _check_comparison(
+        self,
+        node: exp.Expression,
+        info: _ObjectInfo,
+        alias: str | None,
+        aliases: set[str],
+        *,
+        clause: str,
+    ) -> None:
+        left = node.this
+        if not isinstance(left, exp.Column | exp.Dot):
+            if isinstance(left, exp.Literal | exp.Boolean | exp.Null | exp.Neg):
+                raise SoqlValidationError(
+                    "put the field on the left of a comparison, e.g. Amount > 1000"
+                )
+            return  # a function such as CALENDAR_YEAR(CloseDate) = 2024
+        parts = self._strip_alias(_path_parts(left), info, alias)
+        if len(parts) == 1 and parts[0].lower() in aliases:
+            return
+        fld = self._resolve(parts, info, clause=clause)
+        if fld is None:
+            return
+        if isinstance(node, exp.In):
+            if node.args.get("query") is not None:
+                return
+            operands = list(node.expressions)
+        else:
+            operands = [node.expression]
+        for operand in operands:
+            if isinstance(operand, exp.Column | exp.Dot):
+                other = self._strip_alias(_path_parts(operand), info, alias)
+                self._resolve(other, info, clause=clause)
+                raise SoqlValidationError(
+                    f"SOQL compares a field with a value, not with another field "
+                    f"(`{'.'.join(other)}`); quote text values like 'abc'"
+                )
+            classified = self._value_of(operand)
+            if classified is None:
+                continue
+            kind, value = classified
+            self._check_value_type(node, fld, kind, value)
+            if (
+                value is not None
+                and kind == "string"
+                and isinstance(node, exp.EQ | exp.NEQ | exp.In)
+            ):
+                self._check_picklist(fld, value.value)
+
+    @staticmethod
+    def _check_value_type(
+        node: exp.Expression, fld: Mapping[str, Any], kind: str, value: _Value | None
+    ) -> None:
+        if kind == "null":
+            return
+        ftype = str(fld.get("type") or "")
+        name = fld.get("name")
+        raw = value.raw if value is not None else ""
+        if isinstance(node, exp.Like):
+            if ftype and ftype not in _TEXT_TYPES:
+                raise SoqlValidationError(f"LIKE works on text fields; `{name}` is {ftype}")
+            if kind != "string":
+                raise SoqlValidationError("LIKE takes a quoted pattern, e.g. Name LIKE 'Acme%'")
+            return
+        if ftype == "boolean" and kind != "boolean":
+            raise SoqlValidationError(
+                f"`{name}` is a boolean: compare it with true or false, without quotes"
+            )
+        if ftype in _NUMERIC_TYPES and kind != "number":
+            raise SoqlValidationError(
+                f"`{name}` is a number field ({ftype}): write the number without quotes, "
+                f"e.g. {name} > 1000"
+            )
+        if ftype in ("date", "datetime"):
+            if kind == "string":
+                inner = value.value if value is not None else ""
+                if _ISO_DATE_RE.match(inner) or _ISO_DATETIME_RE.match(inner):
+                    raise SoqlValidationError(
+                        f"dates are not quoted in SOQL: write {name} >= {inner}"
+                        if ftype == "date" or _ISO_DATETIME_RE.match(inner)
+                        else f"dates are not quoted in SOQL, and `{name}` is a datetime: "
+                        f"write {name} >= {inner}T00:00:00Z"
+                    )
+                if inner.upper().split(":")[0] in _DATE_LITERALS | _DATE_N_LITERALS:
+                    raise SoqlValidationError(
+                        f"date literals are not quoted in SOQL: write {inner.upper()}"
+                    )
+            if ftype == "date" and kind == "datetime":
+                raise SoqlValidationError(
+                    f"`{name}` is a date field: compare it with a date such as "
+                    f"{raw[:10]}, without a time"
+                )
+            if ftype == "datetime" and kind == "date":
+                raise SoqlValidationError(
+                    f"`{name}` is a datetime field: write {raw}T00:00:00Z, or use a date "
+                    "literal such as LAST_N_DAYS:30"
+                )
+            if kind not in ("date", "datetime", "date_literal"):
+                raise SoqlValidationError(
+                    f"`{name}` is a {ftype} field: compare it with a date such as "
+                    "2024-01-31 or a date literal such as THIS_QUARTER"
+                )
+            return
+        if ftype in _TEXT_TYPES:
+            if kind == "date_literal":
+                raise SoqlValidationError(
+                    f"`{name}` is a {ftype} field; date literals such as {raw} only apply to "
+                    "date and datetime fields"
+                )
+            if kind != "string":
+                raise SoqlValidationError(
+                    f"`{name}` is a {ftype} field: put the value in single quotes"
+                )
+
+    @staticmethod
+    def _check_picklist(fld: Mapping[str, Any], value: str) -> None:
+        if fld.get("type") != "picklist":
+            return
+        entries = fld.get("picklistValues") or []
+        allowed = [str(e.get("value")) for e in entries if e.get("active", True) and e.get("value")]
+        if not allowed or value.lower() in {a.lower() for a in allowed}:
+            return
+        hint = _did_you_mean(value, allowed, quote="'")
+        listing = (
+            " (values: " + ", ".join(f"'{a}'" for a in allowed) + ")"
+            if len(allowed) <= 12 or not hint
+            else ""
+        )
+        raise SoqlValidationError(
+            f"'{value}' is not a value of the picklist `{fld.get('name')}`{hint}{listing}",
+            code="INVALID_PICKLIST_VALUE",
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Results and the client
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SoqlResult:
+    """Rows returned by a SOQL query.
+
+    Attributes:
+        soql: The query as sent to Salesforce.
+        columns: Column names; relationship fields are flattened (``Account.Name``).
+        rows: One list of values per record, in ``columns`` order.
+        truncated: True when Salesforce had more rows than the row limit.
+        elapsed_s: Wall time of the Salesforce call, in seconds.
+    """
+
+    soql: str
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    elapsed_s: float
+
+
+def _is_child_result(value: Mapping[str, Any]) -> bool:
+    return "records" in value and isinstance(value.get("records"), list)
+
+
+def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten one record: drop ``attributes``, expand parent records into dotted keys."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            if _is_child_result(value):
+                flat[name] = [_flatten(child) for child in value["records"]]
+            else:
+                flat.update(_flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _table(records: list[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    flat = [_flatten(r) for r in records]
+    columns: dict[str, None] = {}
+    for row in flat:
+        for key in row:
+            columns.setdefault(key, None)
+    # A parent that is null in one record and present in another: keep only the dotted keys.
+    names = [c for c in columns if not any(other.startswith(c + ".") for other in columns)]
+    return names, [[row.get(c) for c in names] for row in flat]
+
+
+class SalesforceClient:
+    """A thin, validating wrapper around a ``simple_salesforce.Salesforce`` connection.
+
+    Args:
+        sf: A connected ``Salesforce`` instance, or any object offering the same
+            ``<Object>.describe()``, ``describe()``, ``query()`` and ``query_all_iter()``
+            (tests pass a stand-in).
+        secrets: Values to scrub from error messages.
+    """
+
+    def __init__(self, sf: Any, *, secrets: Iterable[str] = ()) -> None:
+        self._sf = sf
+        self._secrets = tuple(secrets)
+        self._describes: dict[str, dict[str, Any] | None] = {}
+        self._infos: dict[str, _ObjectInfo | None] = {}
+        self._global_names: list[str] | None = None
+        self._global_loaded = False
+
+    @classmethod
+    def connect(cls, creds: SalesforceCredentials) -> SalesforceClient:
+        """Sign in to Salesforce with the given credentials.
+
+        Args:
+            creds: Credentials from :meth:`SalesforceCredentials.from_env` or built directly.
+
+        Returns:
+            A client for the org.
+
+        Raises:
+            SalesforceError: Sign-in failed (final; the message holds no secrets).
+        """
+        try:
+            if creds.kind == "password":
+                sf = Salesforce(
+                    username=creds.username,
+                    password=creds.password,
+                    security_token=creds.security_token,
+                    domain=creds.domain,
+                )
+            else:
+                sf = Salesforce(instance_url=creds.instance_url, session_id=creds.session_id)
+        except Exception as exc:
+            error = map_salesforce_exception(exc, secrets=creds.secrets)
+            error.retryable = False
+            logger.warning("Salesforce connection failed: %s", error.message)
+            raise error from None
+        logger.info("connected to Salesforce (%s)", creds.kind)
+        return cls(sf, secrets=creds.secrets)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> SalesforceClient:
+        """Connect with credentials from environment variables.
+
+        Args:
+            environ: The variables to read; the process environment by default.
+
+        Returns:
+            A client for the org.
+
+        Raises:
+            SalesforceError: The variables are missing, or sign-in failed.
+        """
+        creds = SalesforceCredentials.from_env(environ)
+        if creds is None:
+            raise SalesforceError(missing_credentials_message(), code="NOT_CONFIGURED")
+        return cls.connect(creds)
+
+    # -- metadata ----------------------------------------------------------------------
+
+    def _map(self, exc: BaseException) -> SalesforceError:
+        return map_salesforce_exception(exc, secrets=self._secrets)
+
+    def _object_names(self) -> list[str]:
+        """Names from the org's global describe, or [] if it is unavailable."""
+        if not self._global_loaded:
+            self._global_loaded = True
+            describe = getattr(self._sf, "describe", None)
+            if callable(describe):
+                try:
+                    result = describe()
+                    sobjects = result.get("sobjects") if isinstance(result, Mapping) else None
+                    if isinstance(sobjects, list):
+                        self._global_names = [str(s["name"]) for s in sobjects if "name" in s]
+                except sf_exc.SalesforceError as exc:
+                    if not isinstance(exc, sf_exc.SalesforceResourceNotFound):
+                        raise self._map(exc) from exc
+                except (requests.exceptions.RequestException, ConnectionError) as exc:
+                    raise self._map(exc) from exc
+                except Exception:  # a stand-in without a global describe
+                    logger.debug("global describe unavailable", exc_info=True)
+        return list(self._global_names or [])
+
+    def _describe_once(self, name: str) -> dict[str, Any] | None:
+        """One describe() call; None when the object does not exist."""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            return None
+        try:
+            described = getattr(self._sf, name).describe()
+        except (AttributeError, sf_exc.SalesforceResourceNotFound):
+            return None
+        except Exception as exc:
+            raise self._map(exc) from exc
+        return dict(described) if isinstance(described, Mapping) else None
+
+    def _lookup(self, sobject: str) -> dict[str, Any] | None:
+        key = sobject.lower()
+        if key not in self._describes:
+            result = self._describe_once(sobject)
+            if result is None:
+                # Maybe only the casing differs: ask the global describe for the real name.
+                canonical = next(
+                    (n for n in self._object_names() if n.lower() == key and n != sobject), None
+                )
+                if canonical is not None:
+                    result = self._describe_once(canonical)
+            self._describes[key] = result
+        return self._describes[key]
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """Return the org's ``describe()`` of one object, cached per client.
+
+        Args:
+            sobject: The object's API name, e.g. ``Opportunity`` (case-insensitive).
+
+        Returns:
+            The describe result (``name``, ``fields``, ``childRelationships``, ...).
+
+        Raises:
+            SalesforceError: No such object (retryable, so the model can pick another),
+                or the call failed (final).
+        """
+        result = self._lookup(sobject)
+        if result is None:
+            hint = _did_you_mean(sobject, self._object_names())
+            raise SalesforceError(
+                f"no object `{sobject}` in this org{hint}", retryable=True, code="INVALID_TYPE"
+            )
+        return result
+
+    def _info(self, sobject: str) -> _ObjectInfo | None:
+        key = sobject.lower()
+        if key not in self._infos:
+            described = self._lookup(sobject)
+            self._infos[key] = (
+                None if described is None else _ObjectInfo.from_describe(sobject, described)
+            )
+        return self._infos[key]
+
+    # -- validation and queries --------------------------------------------------------
+
+    def _analyse(self, soql: str) -> tuple[str, _Analysis]:
+        cleaned = clean_soql(soql)
+        if not cleaned:
+            raise SoqlValidationError(
+                "the query is empty; write one SELECT <fields> FROM <Object> statement",
+                code="EMPTY",
+            )
+        rewriter = _Rewriter(_lex(cleaned))
+        sql = rewriter.rewrite()
+        try:
+            trees = [t for t in sqlglot.parse(sql) if t is not None]
+        except sqlglot.errors.SqlglotError as exc:
+            message = _parse_error_message(exc, rewriter.values)
+            raise SoqlValidationError(message, code="MALFORMED_QUERY") from None
+        if len(trees) != 1:
+            raise SoqlValidationError("only one SOQL statement is allowed")
+        root = trees[0]
+        if isinstance(root, exp.Union | exp.Intersect | exp.Except):
+            raise SoqlValidationError("SOQL allows one SELECT only; there is no UNION")
+        checker = _Checker(self._info, self._object_names, rewriter.values)
+        return cleaned, checker.check(root)
+
+    def validate_soql(self, soql: str) -> str:
+        """Check a SOQL query against the org's metadata without running it.
+
+        Args:
+            soql: The query as the model wrote it (markdown fences and a trailing ``;`` are
+                tolerated).
+
+        Returns:
+            The cleaned query, ready to send.
+
+        Raises:
+            SoqlValidationError: The query is not one valid read-only SELECT for this org;
+                the message says what to change.
+            SalesforceError: Fetching metadata failed (final).
+        """
+        cleaned, analysis = self._analyse(soql)
+        logger.debug("validated SOQL on %s: %s", analysis.sobject, cleaned)
+        return cleaned
+
+    def query(self, soql: str, *, row_limit: int = 100) -> SoqlResult:
+        """Validate and run a SOQL query, returning at most ``row_limit`` rows.
+
+        Args:
+            soql: The query as the model wrote it.
+            row_limit: The most rows to return; one more is read to detect truncation.
+
+        Returns:
+            The rows, with relationship fields flattened into dotted columns.
+
+        Raises:
+            SoqlValidationError: The query failed validation.
+            SalesforceError: Salesforce rejected the query (retryable) or the call failed.
+        """
+        if row_limit < 1:
+            raise ValueError("row_limit must be at least 1")
+        cleaned, analysis = self._analyse(soql)
+        started = time.perf_counter()
+        try:
+            if analysis.bare_count:
+                response = self._sf.query(cleaned)
+                columns = ["COUNT()"]
+                rows: list[list[Any]] = [[int(response.get("totalSize", 0))]]
+                truncated = False
+            else:
+                records = self._fetch(cleaned, row_limit + 1)
+                truncated = len(records) > row_limit
+                columns, rows = _table(records[:row_limit])
+        except SalesforceError:
+            raise
+        except Exception as exc:
+            error = self._map(exc)
+            logger.info("SOQL failed (%s): %s", error.code, error.message)
+            raise error from exc
+        elapsed = time.perf_counter() - started
+        logger.debug(
+            "SOQL returned %d rows%s in %.3fs",
+            len(rows),
+            " (truncated)" if truncated else "",
+            elapsed,
+        )
+        return SoqlResult(cleaned, columns, rows, truncated, elapsed)
+
+    def _fetch(self, soql: str, most: int) -> list[Mapping[str, Any]]:
+        records: list[Mapping[str, Any]] = []
+        iterator: Iterator[Mapping[str, Any]] = iter(self._sf.query_all_iter(soql))
+        try:
+            for record in iterator:
+                records.append(record)
+                if len(records) >= most:
+                    break
+        finally:
+            close = getattr(iterator, "close", None)
+            if callable(close):
+                close()
+        return records
+
+
+def _parse_error_message(exc: Exception, values: Mapping[int, _Value]) -> str:
+    """Describe a sqlglot parse failure in SOQL terms, without sqlglot internals."""
+    near = ""
+    detail = ""
+    errors = getattr(exc, "errors", None)
+    if errors:
+        first = errors[0]
+        description = str(first.get("description") or "")
+        if description and "<" not in description and len(description) <= 80:
+            detail = description.rstrip(".")
+        highlight = str(first.get("highlight") or "").strip()
+        placeholder = _PLACEHOLDER_RE.match(highlight.strip("'"))
+        if placeholder is not None:
+            value = values.get(int(placeholder.group(1)))
+            highlight = value.raw if value is not None else ""
+        highlight = highlight.strip('"')
+        if highlight:
+            near = f" near `{highlight}`"
+    detail = f" ({detail})" if detail else ""
+    return (
+        f"the SOQL could not be parsed{near}{detail}; the form is SELECT <fields> FROM <Object> "
+        "[WHERE ...] [GROUP BY ...] [ORDER BY ...] [LIMIT n]"
+    )
