@@ -76,9 +76,7 @@ def bench_rules(repeats: int) -> dict[str, float]:
     }
 
 
-def run_requests(
-    dispatcher: Dispatcher, requests: list[str], label: str
-) -> list[dict[str, Any]]:
+def run_requests(dispatcher: Dispatcher, requests: list[str], label: str) -> list[dict[str, Any]]:
     """Run each request once, recording wall, llama.cpp and tool time."""
     rows = []
     for request in requests:
@@ -135,7 +133,9 @@ def summarise(rows: list[dict[str, Any]], rules: dict[str, float], load_s: float
             f"{len(model_routes)} requests"
         )
     lines += ["", "## Specialist steps", ""]
-    lines.append(f"{'specialist':<11} {'n':>3} {'mean total':>11} {'mean model':>11} {'mean tool':>10}")
+    lines.append(
+        f"{'specialist':<11} {'n':>3} {'mean total':>11} {'mean model':>11} {'mean tool':>10}"
+    )
     by_specialist: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         for step in row["steps"]:
@@ -154,8 +154,10 @@ def summarise(rows: list[dict[str, Any]], rules: dict[str, float], load_s: float
     framework = max(0.0, wall - llama - tool)
     lines += ["", "## Decode and overhead", ""]
     lines.append(f"model load (once per process): {load_s:.2f} s")
-    lines.append(f"decode: {tokens} tokens in {llama:.2f} s of llama.cpp time = "
-                 f"{tokens / llama if llama else 0:.1f} tokens/s (prompt evaluation included)")
+    lines.append(
+        f"decode: {tokens} tokens in {llama:.2f} s of llama.cpp time = "
+        f"{tokens / llama if llama else 0:.1f} tokens/s (prompt evaluation included)"
+    )
     lines.append(f"wall {wall:.2f} s, llama.cpp {llama:.2f} s, tools {tool:.3f} s")
     lines.append(f"wall / llama.cpp time = {wall / llama if llama else float('nan'):.4f}")
     lines.append(
@@ -167,8 +169,11 @@ def summarise(rows: list[dict[str, Any]], rules: dict[str, float], load_s: float
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
-    parser = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--repeats", type=int, default=2000, help="rules-path repetitions")
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     args = parser.parse_args(argv)
@@ -186,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     load_s = (LLAMA_STATS.snapshot() - before).load_seconds
 
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp, open_checkpointer(str(Path(tmp) / "cp.sqlite")) as saver:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_checkpointer(str(Path(tmp) / "cp.sqlite")) as saver,
+    ):
         rules_context = Context(backend="embedded", database_url=database)
         rows += run_requests(Dispatcher(saver, rules_context), GRAPH_REQUESTS, "rules")
         model_context = Context(backend="embedded", database_url=database, router_rules=False)

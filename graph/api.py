@@ -143,7 +143,10 @@ class Dispatcher:
         data_dir: Path | None = None,
         context: Context | None = None,
     ) -> Iterator[Dispatcher]:
-        """A dispatcher over the checkpointer named by ``checkpoint_url`` (see ``graph.checkpoint``)."""
+        """A dispatcher over the checkpointer named by ``checkpoint_url``.
+
+        See :func:`graph.checkpoint.open_checkpointer` for what the URL may name.
+        """
         with open_checkpointer(checkpoint_url, data_dir=data_dir) as saver:
             yield cls(saver, context)
 

@@ -26,9 +26,19 @@ def build_graph() -> StateGraph[State, Context, InputState, State]:
     """Wire router → specialists (fan-out with ``Send``) → advance → … → respond."""
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
     builder.add_node("router", route_request)
-    builder.add_node("sql", answer_with_sql, input_schema=TaskInput)
-    builder.add_node("salesforce", answer_with_salesforce, input_schema=TaskInput)
-    builder.add_node("summarize", summarize_content, input_schema=TaskInput)
+    # Specialists take a TaskInput (sent with Send), not the graph state; langgraph's
+    # overloads do not express a Runtime-taking node with its own input schema.
+    builder.add_node("sql", answer_with_sql, input_schema=TaskInput)  # type: ignore[call-overload]
+    builder.add_node(
+        "salesforce",
+        answer_with_salesforce,
+        input_schema=TaskInput,
+    )  # type: ignore[call-overload]
+    builder.add_node(
+        "summarize",
+        summarize_content,
+        input_schema=TaskInput,
+    )  # type: ignore[call-overload]
     builder.add_node("advance", advance_plan)
     builder.add_node("respond", compose_answer)
 

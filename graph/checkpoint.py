@@ -88,12 +88,12 @@ def open_checkpointer(
     path = sqlite_path(url, data_dir)
     try:
         connection = sqlite3.connect(path, check_same_thread=False)
-        saver = SqliteSaver(connection)
-        saver.setup()
+        sqlite_saver = SqliteSaver(connection)
+        sqlite_saver.setup()
     except sqlite3.DatabaseError as exc:
         raise CheckpointError(f"cannot open the checkpoint store {path}: {exc}") from exc
     try:
-        yield saver
+        yield sqlite_saver
     finally:
         connection.close()
 

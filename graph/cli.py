@@ -150,7 +150,8 @@ def _check_demo_ready(context: Context) -> None:
         )
     if context.backend == "embedded" and not (MODELS_DIR / BASE_MODEL_FILENAME).exists():
         raise UserError(
-            f"the base model {MODELS_DIR / BASE_MODEL_FILENAME} is missing — run `slm-dispatch setup`"
+            f"the base model {MODELS_DIR / BASE_MODEL_FILENAME} is missing — "
+            "run `slm-dispatch setup`"
         )
 
 
@@ -174,8 +175,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Run one request to the end and print what each specialist did."""
     request = _read_request(args.request)
     if not request.strip():
-        raise UserError("the request is empty: say what you want, e.g. "
-                        "slm-dispatch ask \"How many customers are there?\"")
+        raise UserError(
+            "the request is empty: say what you want, e.g. "
+            'slm-dispatch ask "How many customers are there?"'
+        )
     context = _context(args)
     _check_demo_ready(context)
     with Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d:
@@ -241,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     def run_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
         sub.add_argument(
-            "--backend", choices=["embedded", "ollama", "auto"], help="model backend (env SLM_BACKEND)"
+            "--backend",
+            choices=["embedded", "ollama", "auto"],
+            help="model backend (env SLM_BACKEND)",
         )
         sub.add_argument(
             "--checkpoint-url",

@@ -41,14 +41,16 @@ class Context:
     Env: SLM_DATABASE_URL (default: ``demo.sqlite`` in the data directory)."""
 
     sql_dialect: str = _env("SLM_SQL_DIALECT", "sqlite")
-    """Dialect the SQL specialist writes; sqlglot transpiles it to the database's. Env: SLM_SQL_DIALECT."""
+    """Dialect the SQL specialist writes; sqlglot transpiles it to the database's.
+    Env: SLM_SQL_DIALECT."""
 
     max_repairs: int = field(default_factory=lambda: int(os.environ.get("SLM_MAX_REPAIRS", "2")))
     """How many times a rejected SQL / SOQL is sent back to the model with the error.
     Env: SLM_MAX_REPAIRS."""
 
     row_limit: int = field(default_factory=lambda: int(os.environ.get("SLM_ROW_LIMIT", "50")))
-    """Most rows kept from a query (a LIMIT is added when the query has none). Env: SLM_ROW_LIMIT."""
+    """Most rows kept from a query (a LIMIT is added when the query has none).
+    Env: SLM_ROW_LIMIT."""
 
     query_timeout_s: float = field(
         default_factory=lambda: float(os.environ.get("SLM_QUERY_TIMEOUT", "10"))

@@ -47,7 +47,8 @@ class TaskResult(TypedDict):
     instruction: str
     """The sub-task's instruction."""
     status: Literal["ok", "failed", "skipped"]
-    """``ok``: it produced a result; ``failed``: it could not; ``skipped``: its dependency failed."""
+    """``ok``: it produced a result; ``failed``: it could not;
+    ``skipped``: its dependency failed."""
     output: str
     """Text for the final answer: the summary, a description of the rows, or the failure reason."""
     query: str | None
@@ -61,14 +62,16 @@ class TaskResult(TypedDict):
     attempts: list[Attempt]
     """Every generation and why it was rejected, in order."""
     timings: dict[str, float]
-    """Seconds spent: ``model`` (inside the model), ``tool`` (validation and execution), ``total``."""
+    """Seconds spent: ``model`` (inside the model), ``tool`` (validation and execution),
+    ``total``."""
 
 
 class RouteInfo(TypedDict):
     """How the router decided."""
 
     path: Literal["rules", "model", "rejected"]
-    """``rules``: the fast path; ``model``: the router model; ``rejected``: nothing could be planned."""
+    """``rules``: the fast path; ``model``: the router model;
+    ``rejected``: nothing could be planned."""
     seconds: float
     """Time spent routing."""
     note: str

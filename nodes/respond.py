@@ -31,8 +31,7 @@ def compose_answer(state: State) -> dict[str, Any]:
         indented = "\n".join("    " + line for line in body.splitlines())
         sections.append(f"{header}\n{indented}")
     failed = sum(1 for r in state.results if r["status"] != "ok")
-    summary = (
-        f"{len(state.plan)} sub-task(s), {len(state.plan) - failed} answered"
-        + (f", {failed} not answered." if failed else ".")
+    summary = f"{len(state.plan)} sub-task(s), {len(state.plan) - failed} answered" + (
+        f", {failed} not answered." if failed else "."
     )
     return {"answer": summary + "\n\n" + "\n\n".join(sections)}

@@ -81,7 +81,8 @@ _BACK_REFERENCE = re.compile(
     re.IGNORECASE,
 )
 _SUMMARIZE_WITH_TEXT = re.compile(
-    r"^\s*(?:please\s+)?(?:summari[sz]e|sum up|recap|condense|tl;?dr)\b[^:\n]{0,80}:\s*(?P<text>\S.*)$",
+    r"^\s*(?:please\s+)?(?:summari[sz]e|sum up|recap|condense|tl;?dr)\b"
+    r"[^:\n]{0,80}:\s*(?P<text>\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -168,8 +169,10 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"route": route, "plan": [], "results": None, "answer": ""}
 
     if not request:
-        return reject("The request is empty: ask a question about the sales database, "
-                      "the Salesforce org, or give a text to summarise.")
+        return reject(
+            "The request is empty: ask a question about the sales database, "
+            "the Salesforce org, or give a text to summarise."
+        )
     if len(request) > context.max_request_chars:
         return reject(
             f"The request is {len(request):,} characters long; the limit is "
@@ -198,8 +201,10 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return reject(f"The router model wrote an invalid plan ({error}).")
     tasks = plan_from_model(plan, request)
     if not tasks:
-        return reject("No specialist can serve this request: it is not about the sales "
-                      "database, the Salesforce org, or a text to summarise.")
+        return reject(
+            "No specialist can serve this request: it is not about the sales "
+            "database, the Salesforce org, or a text to summarise."
+        )
     route = RouteInfo(
         path="model", seconds=time.perf_counter() - started, note="planned by the router model"
     )

@@ -63,7 +63,7 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
     since = time.perf_counter()
     try:
         database = open_database(context.database_url)
-        schema = database.schema_text()
+        schema = database.schema_text(sample_values=True)
     except (SqlToolError, OSError) as exc:
         message = getattr(exc, "message", str(exc))
         return fail(f"The SQL database is not available: {message}")

@@ -18,7 +18,9 @@ from runtime.errors import BackendError, ModelUnavailableError
 MAX_CONTENT_CHARS = 3000
 """Most characters of content put in front of the model (its context is small)."""
 
-_INSTRUCTION_WITH_TEXT = re.compile(r"^(?P<instruction>[^:\n]{0,120}):\s*(?P<text>\S.*)$", re.DOTALL)
+_INSTRUCTION_WITH_TEXT = re.compile(
+    r"^(?P<instruction>[^:\n]{0,120}):\s*(?P<text>\S.*)$", re.DOTALL
+)
 
 
 def dependency_content(dependency: TaskResult) -> str:

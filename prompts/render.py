@@ -34,6 +34,7 @@ def render(template: str, **values: object) -> str:
     extra = sorted(values.keys() - wanted)
     if missing or extra:
         raise PromptRenderError(
-            f"prompt rendering failed: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
+            f"prompt rendering failed: missing {missing or 'nothing'}, "
+            f"unexpected {extra or 'nothing'}"
         )
     return template.format(**values)

@@ -14,7 +14,10 @@ SQL_EXAMPLES: tuple[tuple[str, str], ...] = (
         "List the names of the products in the Hardware category.",
         "SELECT name FROM products WHERE category = 'Hardware'",
     ),
-    ("How many orders are there per status?", "SELECT status, COUNT(*) FROM orders GROUP BY status"),
+    (
+        "How many orders are there per status?",
+        "SELECT status, COUNT(*) FROM orders GROUP BY status",
+    ),
     (
         "What is the total revenue per region?",
         "SELECT r.region, SUM(oi.quantity * oi.unit_price) FROM order_items oi "

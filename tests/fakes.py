@@ -47,7 +47,11 @@ class ScriptedChatModel(BaseChatModel):
             self._calls.append((messages, kwargs))
             if not self.replies:
                 raise AssertionError("ScriptedChatModel ran out of replies")
-            reply = self.replies[0] if (self.repeat_last and len(self.replies) == 1) else self.replies.pop(0)
+            reply = (
+                self.replies[0]
+                if (self.repeat_last and len(self.replies) == 1)
+                else self.replies.pop(0)
+            )
         if isinstance(reply, Exception):
             raise reply
         text = reply(messages, kwargs) if callable(reply) else reply

@@ -99,13 +99,11 @@ class SqlConnectionError(SqlToolError):
 # Helpers shared by validation and execution
 # --------------------------------------------------------------------------------------------
 
+_FENCE_TAG = r"(?:(?:sqlite3|sqlite|postgresql|postgres|pgsql|psql|sql)(?=\s))?"
 _FENCED_RE = re.compile(
-    r"```[ \t]*(?:sql|sqlite|sqlite3|postgres|postgresql|pgsql|psql)?[ \t]*\n?(?P<body>.*?)```",
-    re.DOTALL | re.IGNORECASE,
+    rf"```[ \t]*{_FENCE_TAG}[ \t]*\n?(?P<body>.*?)```", re.DOTALL | re.IGNORECASE
 )
-_OPEN_FENCE_RE = re.compile(
-    r"^```[ \t]*(?:sql|sqlite|sqlite3|postgres|postgresql|pgsql|psql)?[ \t]*\n?", re.IGNORECASE
-)
+_OPEN_FENCE_RE = re.compile(rf"^```[ \t]*{_FENCE_TAG}[ \t]*\n?", re.IGNORECASE)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 _DIALECT_ALIASES = {
@@ -401,7 +399,13 @@ def _sqlite_authorizer(
     action: int, arg1: str | None, arg2: str | None, db_name: str | None, source: str | None
 ) -> int:
     """Let SQLite compile reads only: no writes, PRAGMA, ATTACH or transactions."""
-    return sqlite3.SQLITE_OK if action in _SQLITE_ALLOWED_ACTIONS else sqlite3.SQLITE_DENY
+    if action in _SQLITE_ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and source is None:
+        # Declaring an eponymous virtual table (json_each, json_tree) is authorized as an
+        # UPDATE of sqlite_master; a real one would still fail (mode=ro, query_only).
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
 
 
 class _SqliteBackend(_Backend):
@@ -628,6 +632,8 @@ class _PostgresBackend(_Backend):
                 # The connection may be gone; reconnect on the next query.
                 self._conn.close()
                 raise SqlExecutionError(f"database connection error: {err}") from err
+            except SqlConnectionError as err:  # the reconnect failed
+                raise SqlExecutionError(err.message) from err
             except psycopg.Error as err:
                 raise SqlExecutionError(_postgres_message(err)) from err
 
@@ -687,7 +693,7 @@ class SqlDatabase:
             name: {column.name: self._glot_type(column.type) for column in columns}
             for name, columns in self._schema.tables.items()
         }
-        self._values_cache: dict[tuple[str, str], list[Any] | None] = {}
+        self._values_cache: dict[tuple[str, str, int], list[Any] | None] = {}
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -782,7 +788,7 @@ class SqlDatabase:
     def _distinct_values(self, table: str, column: Column, max_values: int) -> list[Any] | None:
         if not any(word in column.type for word in ("TEXT", "CHAR", "STRING")):
             return None
-        key = (table, column.name)
+        key = (table, column.name, max_values)
         if key not in self._values_cache:
             sql = (
                 f"SELECT DISTINCT {_quote_ident(column.name)} FROM {_quote_ident(table)} "

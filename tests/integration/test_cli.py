@@ -15,8 +15,11 @@ pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent / "slm-dispatch"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [str(BIN), *args], capture_output=True, text=True, env=full_env, input=stdin, timeout=600
@@ -34,8 +37,9 @@ def test_help_explains_every_command() -> None:
 
 def test_ask_json_on_the_embedded_model(demo_db: Path, tmp_path: Path, base_model: None) -> None:
     env = {"SLM_DATABASE_URL": str(demo_db), "SLM_BACKEND": "embedded"}
-    result = run_cli("--data-dir", str(tmp_path), "ask", "--json", "How many customers are there?",
-                     env=env)
+    result = run_cli(
+        "--data-dir", str(tmp_path), "ask", "--json", "How many customers are there?", env=env
+    )
     assert result.returncode in (0, 1), result.stderr
     payload = json.loads(result.stdout)
     assert payload["finished"] is True
@@ -61,8 +65,9 @@ def test_ask_json_on_the_embedded_model(demo_db: Path, tmp_path: Path, base_mode
 def test_user_mistakes_get_a_message_not_a_traceback(
     demo_db: Path, tmp_path: Path, args: tuple[str, ...], stdin: str | None, needle: str
 ) -> None:
-    result = run_cli("--data-dir", str(tmp_path), *args, stdin=stdin,
-                     env={"SLM_DATABASE_URL": str(demo_db)})
+    result = run_cli(
+        "--data-dir", str(tmp_path), *args, stdin=stdin, env={"SLM_DATABASE_URL": str(demo_db)}
+    )
     assert result.returncode == 2
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
@@ -71,22 +76,34 @@ def test_user_mistakes_get_a_message_not_a_traceback(
 def test_unwritable_data_dir(demo_db: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = run_cli("--data-dir", str(blocker / "data"), "ask", "How many customers?",
-                     env={"SLM_DATABASE_URL": str(demo_db), "SLM_BACKEND": "embedded"})
+    result = run_cli(
+        "--data-dir",
+        str(blocker / "data"),
+        "ask",
+        "How many customers?",
+        env={"SLM_DATABASE_URL": str(demo_db), "SLM_BACKEND": "embedded"},
+    )
     assert result.returncode == 2
     assert "cannot create the data directory" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_missing_demo_database(tmp_path: Path) -> None:
-    result = run_cli("--data-dir", str(tmp_path), "ask", "How many customers?",
-                     env={"SLM_DATABASE_URL": ""})
+    result = run_cli(
+        "--data-dir", str(tmp_path), "ask", "How many customers?", env={"SLM_DATABASE_URL": ""}
+    )
     assert result.returncode == 2
     assert "slm-dispatch setup" in result.stderr
 
 
 def test_huge_request_from_stdin(demo_db: Path, tmp_path: Path) -> None:
-    result = run_cli("--data-dir", str(tmp_path), "ask", "-", stdin="word " * 20_000,
-                     env={"SLM_DATABASE_URL": str(demo_db)})
+    result = run_cli(
+        "--data-dir",
+        str(tmp_path),
+        "ask",
+        "-",
+        stdin="word " * 20_000,
+        env={"SLM_DATABASE_URL": str(demo_db)},
+    )
     assert result.returncode == 1
     assert "99,999 characters" in result.stdout and "the limit is" in result.stdout

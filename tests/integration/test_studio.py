@@ -44,9 +44,20 @@ def studio_server(
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(LANGGRAPH), "dev", "--port", str(port), "--no-browser", "--no-reload",
-             "--host", "127.0.0.1"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(LANGGRAPH),
+                "dev",
+                "--port",
+                str(port),
+                "--no-browser",
+                "--no-reload",
+                "--host",
+                "127.0.0.1",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"

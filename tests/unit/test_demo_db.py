@@ -117,9 +117,7 @@ def test_types_and_ranges(rows: dict[str, list[tuple[Any, ...]]]) -> None:
             assert isinstance(price, Decimal)
             assert price > 0
             assert price.as_tuple().exponent == -2
-    assert all(
-        isinstance(q, int) and q >= 1 for q in by_column(rows, "order_items", "quantity")
-    )
+    assert all(isinstance(q, int) and q >= 1 for q in by_column(rows, "order_items", "quantity"))
 
 
 def test_data_is_plausible(rows: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -172,8 +170,11 @@ def test_sqlite_db_holds_the_generated_rows(
             stored = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
             expected = [
                 tuple(
-                    v.isoformat() if isinstance(v, dt.date) else float(v)
-                    if isinstance(v, Decimal) else v
+                    v.isoformat()
+                    if isinstance(v, dt.date)
+                    else float(v)
+                    if isinstance(v, Decimal)
+                    else v
                     for v in row
                 )
                 for row in rows[table]

@@ -16,9 +16,7 @@ from tests.fakes import ScriptedChatModel
 
 
 def make_context(demo_db: Path, **models: ScriptedChatModel) -> Context:
-    return Context(
-        backend="embedded", database_url=str(demo_db), max_repairs=2, chat_models=models
-    )
+    return Context(backend="embedded", database_url=str(demo_db), max_repairs=2, chat_models=models)
 
 
 def plan_json(*tasks: tuple[str, str, int | None]) -> str:
@@ -188,10 +186,24 @@ def test_interrupted_run_resumes_without_repeating_finished_steps(
 
 
 def test_new_turn_on_a_thread_replaces_the_previous_results(demo_db: Path) -> None:
-    sql = ScriptedChatModel.of(
-        ["SELECT COUNT(*) FROM customers", "SELECT COUNT(*) FROM products"]
-    )
+    sql = ScriptedChatModel.of(["SELECT COUNT(*) FROM customers", "SELECT COUNT(*) FROM products"])
     dispatcher = Dispatcher(InMemorySaver(), make_context(demo_db, sql=sql))
     dispatcher.ask("How many customers?", thread_id="t")
     second = dispatcher.ask("How many products?", thread_id="t")
     assert [r["rows"] for r in second.results] == [[[40]]]
+
+
+def test_unavailable_model_is_reported_in_the_answer(demo_db: Path) -> None:
+    from runtime.errors import ModelUnavailableError
+
+    missing = ModelUnavailableError("base model file ollama/models/x.gguf is missing")
+    sql = ScriptedChatModel.of([missing])
+    router = ScriptedChatModel.of([missing])
+    context = make_context(demo_db, sql=sql, router=router)
+    dispatcher = Dispatcher(InMemorySaver(), context)
+    result = dispatcher.ask("How many customers are there?")
+    assert result.finished
+    assert result.results[0]["status"] == "failed"
+    assert "The SQL model is not available" in result.answer and "x.gguf" in result.answer
+    routed = dispatcher.ask("Tell me something interesting")
+    assert routed.finished and "router model is not available" in routed.answer

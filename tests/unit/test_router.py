@@ -31,7 +31,9 @@ from nodes.router import Plan, PlannedTask, dispatch_ready, plan_by_rules, plan_
         ("Summarise: The quarterly meeting covered hiring. Sales grew.", [("summarize", None)]),
     ],
 )
-def test_rules_plan_clear_requests(request_text: str, expected: list[tuple[str, int | None]]) -> None:
+def test_rules_plan_clear_requests(
+    request_text: str, expected: list[tuple[str, int | None]]
+) -> None:
     plan = plan_by_rules(request_text)
     assert plan is not None
     assert [(t["specialist"], t["depends_on"]) for t in plan] == expected
@@ -80,8 +82,17 @@ def test_plan_from_model_repairs_dependencies() -> None:
 
 def _result(task_id: int, status: str = "ok") -> TaskResult:
     return TaskResult(
-        id=task_id, specialist="sql", instruction="x", status=status, output="", query=None,  # type: ignore[typeddict-item]
-        columns=[], rows=[], truncated=False, attempts=[], timings={},
+        id=task_id,
+        specialist="sql",
+        instruction="x",
+        status=status,
+        output="",
+        query=None,  # type: ignore[typeddict-item]
+        columns=[],
+        rows=[],
+        truncated=False,
+        attempts=[],
+        timings={},
     )
 
 

@@ -1,0 +1,284 @@
+"""The SQL tool on PostgreSQL: same data, same answers as SQLite, read-only transactions."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from tools.demo_db import COLUMNS, TABLES, create_sqlite_db, load_postgres
+from tools.sql import SqlConnectionError, SqlDatabase, SqlExecutionError, SqlValidationError
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+PG_URL = os.environ.get("SLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def with_search_path(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> str:
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} does not answer in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_URL} does not answer (set SLM_TEST_POSTGRES_URL): {exc}")
+    return PG_URL
+
+
+@pytest.fixture(scope="module")
+def pg_schema(pg_server: str) -> Iterator[str]:
+    schema = f"demo_test_{uuid.uuid4().hex[:10]}"
+    load_postgres(pg_server, schema=schema)
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+@pytest.fixture(scope="module")
+def pg(pg_server: str, pg_schema: str) -> Iterator[SqlDatabase]:
+    database = SqlDatabase.open(with_search_path(pg_server, pg_schema))
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="module")
+def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlDatabase]:
+    path = create_sqlite_db(tmp_path_factory.mktemp("sql_pg") / "demo.sqlite")
+    database = SqlDatabase.open(str(path))
+    yield database
+    database.close()
+
+
+def normalized(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return round(float(value), 2)
+    return value
+
+
+def normalized_rows(rows: list[list[Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(normalized(value) for value in row) for row in rows]
+
+
+def test_schema_matches_sqlite(pg: SqlDatabase, lite: SqlDatabase) -> None:
+    assert pg.dialect == "postgres"
+    assert pg.tables() == lite.tables()
+    assert pg.schema_text() == lite.schema_text()
+    assert pg.schema_text(sample_values=True) == lite.schema_text(sample_values=True)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_same_rows_as_sqlite(pg: SqlDatabase, lite: SqlDatabase, table: str) -> None:
+    order = ", ".join(COLUMNS[table][:2] if table == "order_items" else COLUMNS[table][:1])
+    sql = f"SELECT * FROM {table} ORDER BY {order}"
+    pg_rows = pg.run(sql, row_limit=20_000).rows
+    lite_rows = lite.run(sql, row_limit=20_000).rows
+    assert len(pg_rows) == len(lite_rows) > 0
+    assert normalized_rows(pg_rows) == normalized_rows(lite_rows)
+
+
+# (query in SQLite dialect, whether the row order is significant)
+SAME_ANSWER_QUERIES: list[tuple[str, bool]] = [
+    ("SELECT COUNT(*) FROM orders", True),
+    ("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n DESC", True),
+    (
+        "SELECT r.region, ROUND(SUM(oi.quantity * oi.unit_price), 2) AS revenue "
+        "FROM sales_reps r JOIN customers c ON c.rep_id = r.id "
+        "JOIN orders o ON o.customer_id = c.id JOIN order_items oi ON oi.order_id = o.id "
+        "WHERE o.status <> 'cancelled' GROUP BY r.region ORDER BY revenue DESC",
+        True,
+    ),
+    (
+        "SELECT strftime('%Y', order_date) AS year, COUNT(*) AS n FROM orders "
+        "GROUP BY year ORDER BY year",
+        True,
+    ),
+    (
+        "SELECT strftime('%Y-%m', order_date) AS month, COUNT(*) FROM orders "
+        "WHERE order_date >= '2025-01-01' GROUP BY month ORDER BY month",
+        True,
+    ),
+    (
+        "SELECT c.segment, COUNT(DISTINCT o.customer_id) AS buyers FROM customers c "
+        "JOIN orders o ON o.customer_id = c.id GROUP BY c.segment HAVING buyers > 5",
+        False,
+    ),
+    (
+        "WITH spend AS (SELECT o.customer_id, SUM(oi.quantity * oi.unit_price) AS total "
+        "FROM orders o JOIN order_items oi ON oi.order_id = o.id GROUP BY o.customer_id) "
+        "SELECT c.id, c.name, s.total FROM spend s JOIN customers c ON c.id = s.customer_id "
+        "ORDER BY s.total DESC, c.id LIMIT 10",
+        True,
+    ),
+    (
+        "SELECT p.category, COUNT(*) AS products, AVG(p.unit_price) AS avg_price, "
+        "MIN(p.unit_price), MAX(p.unit_price) FROM products p GROUP BY p.category",
+        False,
+    ),
+    (
+        "SELECT id, name FROM customers WHERE country IN ('Germany', 'France') "
+        "AND industry = 'Software' ORDER BY id",
+        True,
+    ),
+    ("SELECT name FROM customers WHERE name LIKE 'North%' ORDER BY id", True),
+    (
+        "SELECT id FROM orders WHERE order_date BETWEEN '2024-02-01' AND '2024-02-29' "
+        "AND status = 'returned' ORDER BY id",
+        True,
+    ),
+    (
+        "SELECT c.id, (SELECT MAX(o.order_date) FROM orders o WHERE o.customer_id = c.id) "
+        "AS last_order FROM customers c ORDER BY c.id",
+        True,
+    ),
+    (
+        "SELECT c.id, COUNT(o.id) AS n, MAX(o.order_date) AS last FROM customers c "
+        "LEFT JOIN orders o ON o.customer_id = c.id AND o.order_date >= '2025-12-15' "
+        "GROUP BY c.id ORDER BY last DESC, c.id",
+        True,
+    ),
+    (
+        "SELECT name FROM sales_reps WHERE region = 'EMEA' UNION "
+        "SELECT name FROM customers WHERE country = 'Italy'",
+        False,
+    ),
+    (
+        "SELECT id, unit_price, RANK() OVER (PARTITION BY category ORDER BY unit_price DESC) "
+        "AS price_rank FROM products ORDER BY id",
+        True,
+    ),
+    (
+        "SELECT CASE WHEN quantity >= 10 THEN 'bulk' ELSE 'small' END AS size, COUNT(*) AS n, "
+        "SUM(quantity) FROM order_items GROUP BY size",
+        False,
+    ),
+    (
+        "SELECT o.id, COUNT(*) AS items FROM orders o JOIN order_items oi ON oi.order_id = o.id "
+        "GROUP BY o.id HAVING items >= 5 ORDER BY o.id LIMIT 20",
+        True,
+    ),
+    ("SELECT name AS n FROM products WHERE n LIKE '%Support%' ORDER BY id", True),
+    ("SELECT * FROM sales_reps ORDER BY id", True),
+]
+
+
+@pytest.mark.parametrize(("sql", "ordered"), SAME_ANSWER_QUERIES)
+def test_same_answers_as_sqlite(
+    pg: SqlDatabase, lite: SqlDatabase, sql: str, ordered: bool
+) -> None:
+    lite_result = lite.run(sql, row_limit=1000)
+    pg_result = pg.run(sql, row_limit=1000)  # SQLite dialect, transpiled to PostgreSQL
+    assert len(pg_result.columns) == len(lite_result.columns)
+    assert pg_result.truncated == lite_result.truncated
+    lite_rows = normalized_rows(lite_result.rows)
+    pg_rows = normalized_rows(pg_result.rows)
+    if not ordered:
+        lite_rows, pg_rows = sorted(lite_rows, key=repr), sorted(pg_rows, key=repr)
+    assert pg_rows == lite_rows
+    assert lite_rows  # the comparison means something
+
+
+def test_postgres_dialect_queries_run_unchanged(pg: SqlDatabase) -> None:
+    sql = "SELECT name FROM customers WHERE name ILIKE 'north%' ORDER BY id"
+    result = pg.run(sql, read_dialect="postgres")
+    assert result.sql == f"{sql}\nLIMIT 101"
+    assert result.rows
+
+
+def test_validation_messages_on_postgres(pg: SqlDatabase) -> None:
+    with pytest.raises(SqlValidationError, match="did you mean `name`"):
+        pg.validate("SELECT cust_name FROM customers")
+    with pytest.raises(SqlValidationError, match="not DELETE"):
+        pg.validate("DELETE FROM orders", read_dialect="postgres")
+    with pytest.raises(SqlValidationError, match="found DELETE inside"):
+        pg.validate(
+            "WITH gone AS (DELETE FROM orders RETURNING id) SELECT COUNT(*) FROM gone",
+            read_dialect="postgres",
+        )
+    with pytest.raises(SqlValidationError, match="without a schema prefix"):
+        pg.validate("SELECT * FROM pg_catalog.pg_user", read_dialect="postgres")
+    with pytest.raises(SqlValidationError, match="no table `pg_user`"):
+        pg.validate("SELECT * FROM pg_user", read_dialect="postgres")
+    with pytest.raises(SqlValidationError, match="function `pg_sleep` is not allowed"):
+        pg.validate("SELECT pg_sleep(5)", read_dialect="postgres")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM orders",
+        "UPDATE orders SET status = 'shipped'",
+        "INSERT INTO sales_reps VALUES (99, 'x', 'EMEA', '2024-01-01')",
+        "CREATE TABLE scratch (a integer)",
+        "DROP TABLE order_items",
+        "SELECT 1; DELETE FROM orders",
+        "COMMIT; DELETE FROM orders",
+        "TRUNCATE orders CASCADE",
+    ],
+)
+def test_writes_fail_in_the_read_only_transaction(pg: SqlDatabase, sql: str) -> None:
+    with pytest.raises(SqlExecutionError):
+        pg.execute(sql)
+    assert pg.run("SELECT COUNT(*) FROM orders").rows == [[5000]]
+    assert pg.run("SELECT COUNT(*) FROM order_items").rows[0][0] > 11_000
+
+
+def test_read_only_message(pg: SqlDatabase) -> None:
+    with pytest.raises(SqlExecutionError, match="cannot execute DELETE in a read-only transaction"):
+        pg.execute("DELETE FROM orders")
+
+
+def test_session_settings_cannot_lift_read_only(pg: SqlDatabase) -> None:
+    for setting in (
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+        "SET default_transaction_read_only = off",
+    ):
+        pg.execute(setting)  # allowed inside the transaction, which is then rolled back
+        with pytest.raises(SqlExecutionError, match="read-only transaction"):
+            pg.execute("DELETE FROM orders")
+    assert pg.run("SELECT COUNT(*) FROM orders").rows == [[5000]]
+
+
+def test_timeout_on_postgres(pg: SqlDatabase) -> None:
+    endless = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n"
+    )
+    with pytest.raises(SqlExecutionError, match="timed out after 0.5s"):
+        pg.run(endless, timeout_s=0.5)
+    assert pg.run("SELECT COUNT(*) FROM customers").rows == [[200]]  # connection still usable
+
+
+def test_execution_error_message(pg: SqlDatabase) -> None:
+    with pytest.raises(SqlExecutionError, match='column "nope" does not exist'):
+        pg.execute("SELECT nope FROM orders")
+    assert pg.run("SELECT COUNT(*) FROM products").rows == [[40]]
+
+
+def test_percent_signs_are_not_placeholders(pg: SqlDatabase) -> None:
+    result = pg.run("SELECT COUNT(*) FROM products WHERE name LIKE '%Support%'")
+    assert result.rows[0][0] > 0
+
+
+def test_load_is_repeatable(pg_server: str, pg_schema: str) -> None:
+    load_postgres(pg_server, schema=pg_schema)  # drops and recreates the tables
+    with SqlDatabase.open(with_search_path(pg_server, pg_schema)) as database:
+        assert database.run("SELECT COUNT(*) FROM orders").rows == [[5000]]
+
+
+def test_open_bad_server() -> None:
+    with pytest.raises(SqlConnectionError):
+        SqlDatabase.open("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
