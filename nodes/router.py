@@ -38,7 +38,9 @@ class PlannedTask(BaseModel):
         description="sql: the company database; salesforce: the CRM; summarize: summarise text "
         "or an earlier result."
     )
-    instruction: str = Field(description="What the specialist must do, in one sentence.")
+    instruction: str = Field(
+        max_length=300, description="What the specialist must do, in one sentence."
+    )
     depends_on: int | None = Field(
         default=None,
         description="Position (from 1) of an earlier sub-task whose result this one needs.",

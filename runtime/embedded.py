@@ -171,6 +171,27 @@ class _LoadedLlama:
         self.llama = llama
         self.lock = threading.Lock()
         self.checked_grammars: set[str] = set()
+        self.last_messages: list[dict[str, str]] | None = None
+
+    def prepare_prompt_cache(self, messages: list[dict[str, str]]) -> None:
+        """Keep greedy decoding independent of what ran before. Call under ``lock``.
+
+        llama-cpp-python reuses the KV cache of the longest common token prefix with
+        the previous call. When the whole prompt matches, it re-evaluates only the last
+        prompt token, alone, and that batch-of-one path gives slightly different logits
+        than evaluating it inside the prompt batch, so a repeated request could get a
+        different greedy answer. Repeated messages therefore start from an empty cache;
+        a partial match (a shared system prompt) keeps the reuse, which gave identical
+        outputs in every check we ran.
+        """
+        if self.last_messages == messages:
+            self.llama.reset()
+        self.last_messages = messages
+
+    def forget_prompt_cache(self) -> None:
+        """Start the next call from an empty KV cache (after a failed call). Call under ``lock``."""
+        self.llama.reset()
+        self.last_messages = None
 
     def check_grammar(self, grammar: str) -> None:
         """Parse ``grammar`` with llama.cpp; raise if it is rejected. Call under ``lock``."""
@@ -447,8 +468,6 @@ class EmbeddedChatModel(BaseChatModel):
             ModelUnavailableError: If the model cannot be loaded.
             BackendError: If llama.cpp fails while generating.
         """
-        from llama_cpp.llama_grammar import LlamaGrammar
-
         output_format = kwargs.pop("format", None)
         if kwargs:
             logger.debug("ignoring unsupported keywords %s", sorted(kwargs))
@@ -461,8 +480,11 @@ class EmbeddedChatModel(BaseChatModel):
         with self._locked() as loaded:
             grammar = None
             if grammar_text is not None:
+                from llama_cpp.llama_grammar import LlamaGrammar
+
                 loaded.check_grammar(grammar_text)
                 grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
+            loaded.prepare_prompt_cache(llama_messages)
             started = time.perf_counter()
             try:
                 response: Any = loaded.llama.create_chat_completion(
@@ -475,6 +497,7 @@ class EmbeddedChatModel(BaseChatModel):
                     grammar=grammar,
                 )
             except Exception as error:
+                loaded.forget_prompt_cache()
                 raise BackendError(
                     f"llama.cpp failed on {display_path(Path(self.model_path))}"
                     f"{f' ({self.specialist})' if self.specialist else ''}: {error}"

