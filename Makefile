@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO_REQUEST ?= How many orders have each status? Then summarise the result.
+DEMO_REQUEST ?= How many products are in each category? Then summarise the result. How many leads are rated Hot in Salesforce?
 
 .PHONY: help install setup demo test test-unit lint bench studio clean
 
@@ -28,8 +28,10 @@ install: $(STAMP)
 setup: install
 	$(BIN)/slm-dispatch setup
 
+# Exit status 1 means the run finished but a sub-task could not be answered (the
+# answer says why, e.g. no Salesforce credentials); only a set-up error fails the demo.
 demo: setup
-	$(BIN)/slm-dispatch ask "$(DEMO_REQUEST)"
+	$(BIN)/slm-dispatch ask "$(DEMO_REQUEST)" || [ $$? -eq 1 ]
 
 test: setup
 	$(BIN)/pytest -ra

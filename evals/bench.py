@@ -151,6 +151,7 @@ def summarise(rows: list[dict[str, Any]], rules: dict[str, float], load_s: float
     llama = sum(r["llama_s"] for r in rows)
     tool = sum(r["tool_s"] for r in rows)
     tokens = sum(r["completion_tokens"] for r in rows)
+    prompt_tokens = sum(r["prompt_tokens"] for r in rows)
     framework = max(0.0, wall - llama - tool)
     lines += ["", "## Decode and overhead", ""]
     lines.append(f"model load (once per process): {load_s:.2f} s")
@@ -158,6 +159,7 @@ def summarise(rows: list[dict[str, Any]], rules: dict[str, float], load_s: float
         f"decode: {tokens} tokens in {llama:.2f} s of llama.cpp time = "
         f"{tokens / llama if llama else 0:.1f} tokens/s (prompt evaluation included)"
     )
+    lines.append(f"prompt tokens evaluated or reused from the cache: {prompt_tokens}")
     lines.append(f"wall {wall:.2f} s, llama.cpp {llama:.2f} s, tools {tool:.3f} s")
     lines.append(f"wall / llama.cpp time = {wall / llama if llama else float('nan'):.4f}")
     lines.append(

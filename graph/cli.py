@@ -83,10 +83,11 @@ def _format_result(result: TaskResult) -> list[str]:
     ]
     rejected = [a for a in result["attempts"] if a["error"]]
     for attempt in rejected:
-        lines.append(f"    rejected: {attempt['query']!r}\n      reason: {attempt['error']}")
+        lines.append(f"    rejected: {' '.join(attempt['query'].split())}")
+        lines.append(f"      reason: {attempt['error']}")
     if result["query"]:
         label = "SOQL" if result["specialist"] == "salesforce" else "SQL"
-        lines.append(f"    {label}: {result['query']}")
+        lines.append(f"    {label}: {' '.join(result['query'].split())}")
     if result["columns"]:
         lines.append("    rows:")
         from nodes.support import format_rows
@@ -94,7 +95,7 @@ def _format_result(result: TaskResult) -> list[str]:
         for row in format_rows(result["columns"], result["rows"], limit=10).splitlines():
             lines.append(f"      {row}")
     if result["status"] != "ok" or result["specialist"] == "summarize":
-        lines.append(f"    {result['output']}")
+        lines.extend(f"    {line}" for line in result["output"].splitlines())
     return lines
 
 

@@ -91,7 +91,8 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
                 )
             except (SqlValidationError, SqlExecutionError) as exc:
                 attempts.append(Attempt(query=sql, error=exc.message))
-                messages += [reply, HumanMessage(render(SQL_REPAIR_PROMPT, error=exc.message))]
+                repair = render(SQL_REPAIR_PROMPT, error=exc.message, question=task["instruction"])
+                messages += [reply, HumanMessage(repair)]
                 logger.info("sql task %s: rejected %r: %s", task["id"], sql, exc.message)
                 continue
             finally:

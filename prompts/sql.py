@@ -27,6 +27,8 @@ SQL_EXAMPLES: tuple[tuple[str, str], ...] = (
 )
 """Few-shot pairs shown as earlier turns of the chat."""
 
-SQL_REPAIR_PROMPT = """That query was rejected: {error}
-Write one corrected SQLite SELECT statement for the same question."""
-"""Follow-up after a validation or execution error; the error text comes from ``tools.sql``."""
+SQL_REPAIR_PROMPT = """{error}
+SELECT statement for: {question}"""
+"""Follow-up after a validation or execution error: the error text from ``tools.sql``, then
+the question again, so the turn looks like the examples' (a bare "write a corrected
+statement" led the base model to write INSERTs when sampling)."""
