@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_REQUEST ?= How many products are in each category? Then summarise the result. How many leads are rated Hot in Salesforce?
 
-.PHONY: help install setup demo test test-unit lint bench studio clean
+.PHONY: help install setup demo test test-unit test-ollama lint bench studio clean
 
 help:
 	@echo "make demo    install, set up, run one multi-part request on the embedded model"
@@ -28,10 +28,11 @@ install: $(STAMP)
 setup: install
 	$(BIN)/slm-dispatch setup
 
-# Exit status 1 means the run finished but a sub-task could not be answered (the
-# answer says why, e.g. no Salesforce credentials); only a set-up error fails the demo.
+# Without SF_* credentials the Salesforce sub-task runs against the offline sandbox org.
+# Exit status 1 means the run finished but a sub-task could not be answered (the answer
+# says why); only a set-up error fails the demo.
 demo: setup
-	$(BIN)/slm-dispatch ask "$(DEMO_REQUEST)" || [ $$? -eq 1 ]
+	$(BIN)/slm-dispatch ask --salesforce-sandbox "$(DEMO_REQUEST)" || [ $$? -eq 1 ]
 
 test: setup
 	$(BIN)/pytest -ra
@@ -39,12 +40,18 @@ test: setup
 test-unit: install
 	$(BIN)/pytest -ra tests/unit
 
+# Against a real server: OLLAMA_HOST=http://host:11434 make test-ollama
+test-ollama: setup
+	$(BIN)/pytest -ra -m ollama tests/integration/test_ollama_serving.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m evals.bench
+	$(BIN)/python -m evals.ollama_bench
+	$(BIN)/python -m evals.salesforce_bench --model
 
 studio: setup
 	$(BIN)/langgraph dev --no-browser

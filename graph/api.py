@@ -24,7 +24,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import StateSnapshot
+from langgraph.types import Command, StateSnapshot
 
 from graph.builder import compile_graph
 from graph.checkpoint import open_async_checkpointer, open_checkpointer
@@ -37,6 +37,10 @@ StepCallback = Callable[[str, dict[str, Any]], None]
 
 class ThreadNotFoundError(LookupError):
     """No checkpoint exists for the thread id."""
+
+
+class NothingToApproveError(LookupError):
+    """The thread has no write waiting for approval (or not the one named)."""
 
 
 class RunFailedError(RuntimeError):
@@ -72,6 +76,8 @@ class RunResult:
     """The sub-tasks."""
     results: list[TaskResult] = field(default_factory=list)
     """Each sub-task's result."""
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Writes waiting for approval: ``interrupt_id``, ``task_id``, ``preview``, ``action``."""
     elapsed_s: float = 0.0
     """Wall time of this call."""
 
@@ -96,6 +102,30 @@ def _config(thread_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id}}
 
 
+def _pending(snapshot: StateSnapshot) -> list[dict[str, Any]]:
+    pending = []
+    for item in snapshot.interrupts:
+        value = item.value if isinstance(item.value, dict) else {"preview": str(item.value)}
+        pending.append({"interrupt_id": item.id, **value})
+    return pending
+
+
+def _decision(
+    snapshot: StateSnapshot, thread_id: str, interrupt_id: str | None, value: dict[str, Any]
+) -> Command[Any]:
+    ids = [item.id for item in snapshot.interrupts]
+    if not ids:
+        raise NothingToApproveError(f"thread {thread_id} has no write waiting for approval")
+    if interrupt_id is not None:
+        if interrupt_id not in ids:
+            raise NothingToApproveError(
+                f"thread {thread_id} has no pending write {interrupt_id!r}; pending: "
+                + ", ".join(ids)
+            )
+        ids = [interrupt_id]
+    return Command(resume={i: value for i in ids})
+
+
 def _result(thread_id: str, snapshot: StateSnapshot, elapsed: float) -> RunResult:
     values = snapshot.values or {}
     return RunResult(
@@ -106,6 +136,7 @@ def _result(thread_id: str, snapshot: StateSnapshot, elapsed: float) -> RunResul
         route=values.get("route"),
         plan=list(values.get("plan", [])),
         results=list(values.get("results", [])),
+        pending=_pending(snapshot),
         elapsed_s=round(elapsed, 6),
     )
 
@@ -178,7 +209,39 @@ class Dispatcher:
             raise ThreadNotFoundError(f"no thread {thread_id!r} in the checkpoint store")
         if not snapshot.next:
             return _result(thread_id, snapshot, 0.0)
+        if snapshot.interrupts:
+            return _result(thread_id, snapshot, 0.0)
         return self._run(None, thread_id, on_step)
+
+    def approve(
+        self,
+        thread_id: str,
+        *,
+        interrupt_id: str | None = None,
+        by: str = "api",
+        on_step: StepCallback | None = None,
+    ) -> RunResult:
+        """Approve the thread's pending write(s) (all, or the one named) and run on.
+
+        The write is performed once; a thread resumed later does not perform it again.
+        """
+        snapshot = self.graph.get_state(_config(thread_id))
+        command = _decision(snapshot, thread_id, interrupt_id, {"approved": True, "by": by})
+        return self._run(command, thread_id, on_step)
+
+    def reject(
+        self,
+        thread_id: str,
+        *,
+        interrupt_id: str | None = None,
+        reason: str = "",
+        by: str = "api",
+        on_step: StepCallback | None = None,
+    ) -> RunResult:
+        """Decline the thread's pending write(s); the sub-task ends as ``rejected``."""
+        snapshot = self.graph.get_state(_config(thread_id))
+        value = {"approved": False, "by": by, "reason": reason}
+        return self._run(_decision(snapshot, thread_id, interrupt_id, value), thread_id, on_step)
 
     def state(self, thread_id: str) -> RunResult:
         """The thread's latest state."""
@@ -246,7 +309,37 @@ class AsyncDispatcher:
             raise ThreadNotFoundError(f"no thread {thread_id!r} in the checkpoint store")
         if not snapshot.next:
             return _result(thread_id, snapshot, 0.0)
+        if snapshot.interrupts:
+            return _result(thread_id, snapshot, 0.0)
         return await self._run(None, thread_id, on_step)
+
+    async def approve(
+        self,
+        thread_id: str,
+        *,
+        interrupt_id: str | None = None,
+        by: str = "api",
+        on_step: StepCallback | None = None,
+    ) -> RunResult:
+        """Approve the thread's pending write(s) and run on (see ``Dispatcher.approve``)."""
+        snapshot = await self.graph.aget_state(_config(thread_id))
+        command = _decision(snapshot, thread_id, interrupt_id, {"approved": True, "by": by})
+        return await self._run(command, thread_id, on_step)
+
+    async def reject(
+        self,
+        thread_id: str,
+        *,
+        interrupt_id: str | None = None,
+        reason: str = "",
+        by: str = "api",
+        on_step: StepCallback | None = None,
+    ) -> RunResult:
+        """Decline the thread's pending write(s)."""
+        snapshot = await self.graph.aget_state(_config(thread_id))
+        value = {"approved": False, "by": by, "reason": reason}
+        command = _decision(snapshot, thread_id, interrupt_id, value)
+        return await self._run(command, thread_id, on_step)
 
     async def state(self, thread_id: str) -> RunResult:
         """The thread's latest state."""

@@ -15,7 +15,7 @@ from graph.context import Context
 from graph.state import InputState, State, TaskInput
 from nodes.respond import compose_answer
 from nodes.router import advance_plan, dispatch_ready, route_request
-from nodes.salesforce import answer_with_salesforce
+from nodes.salesforce import answer_with_salesforce, perform_approved_write
 from nodes.sql import answer_with_sql
 from nodes.summarize import summarize_content
 
@@ -23,7 +23,11 @@ SPECIALIST_NODES = ("sql", "salesforce", "summarize")
 
 
 def build_graph() -> StateGraph[State, Context, InputState, State]:
-    """Wire router → specialists (fan-out with ``Send``) → advance → … → respond."""
+    """Wire router → specialists (fan-out with ``Send``) → advance → … → respond.
+
+    A Salesforce write that needs approval goes from ``advance`` to ``approve_write``,
+    which pauses the thread with ``interrupt()`` until a human decides.
+    """
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
     builder.add_node("router", route_request)
     # Specialists take a TaskInput (sent with Send), not the graph state; langgraph's
@@ -39,13 +43,18 @@ def build_graph() -> StateGraph[State, Context, InputState, State]:
         summarize_content,
         input_schema=TaskInput,
     )  # type: ignore[call-overload]
+    builder.add_node(
+        "approve_write",
+        perform_approved_write,
+        input_schema=TaskInput,
+    )  # type: ignore[call-overload]
     builder.add_node("advance", advance_plan)
     builder.add_node("respond", compose_answer)
 
     builder.add_edge(START, "router")
-    targets = [*SPECIALIST_NODES, "respond"]
+    targets = [*SPECIALIST_NODES, "approve_write", "respond"]
     builder.add_conditional_edges("router", dispatch_ready, targets)
-    for name in SPECIALIST_NODES:
+    for name in (*SPECIALIST_NODES, "approve_write"):
         builder.add_edge(name, "advance")
     builder.add_conditional_edges("advance", dispatch_ready, targets)
     builder.add_edge("respond", END)

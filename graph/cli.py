@@ -7,13 +7,23 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from graph.api import Dispatcher, HistoryEntry, RunFailedError, RunResult, ThreadNotFoundError
+from graph.api import (
+    Dispatcher,
+    HistoryEntry,
+    NothingToApproveError,
+    RunFailedError,
+    RunResult,
+    ThreadNotFoundError,
+)
 from graph.checkpoint import CheckpointError
 from graph.context import Context, default_data_dir
+from graph.models_cli import add_models_command
+from graph.sandbox_cli import add_sandbox_command
 from graph.state import TaskResult
 
 DESCRIPTION = """\
@@ -35,6 +45,7 @@ examples:
   slm-dispatch ask --json "List the 5 most expensive products."
   slm-dispatch resume 3f2c…    (continue a thread that stopped)
   slm-dispatch history 3f2c…   (its checkpoints)
+  slm-dispatch approve 3f2c…   (perform the Salesforce write it waits on; or `reject`)
 
 exit status: 0 every sub-task answered; 1 the run ended but something could not be
 answered (the answer says what and why) or it stopped and can be resumed; 2 a usage
@@ -106,9 +117,25 @@ def _print_run(result: RunResult) -> None:
         _out(f"route: {route['path']} ({_ms(route['seconds'])})")
     for task_result in result.results:
         _out("\n".join(_format_result(task_result)))
+    for pending in result.pending:
+        _out("")
+        _out(
+            f"awaiting approval (sub-task {pending.get('task_id')}, id {pending['interrupt_id']}):"
+        )
+        for line in str(pending.get("preview", "")).splitlines():
+            _out(f"    {line}")
+        _out(
+            f"  approve: slm-dispatch approve {result.thread_id}    "
+            f"reject: slm-dispatch reject {result.thread_id} --reason '…'"
+        )
     _out("")
     _out("answer:")
-    _out(result.answer or "(the thread has not finished; run `slm-dispatch resume` on it)")
+    if result.answer:
+        _out(result.answer)
+    elif result.pending:
+        _out("(waiting for approval of a write; nothing has been written yet)")
+    else:
+        _out("(the thread has not finished; run `slm-dispatch resume` on it)")
     _out("")
     _out(f"total: {_ms(result.elapsed_s)}")
 
@@ -156,6 +183,37 @@ def _check_demo_ready(context: Context) -> None:
         )
 
 
+@contextmanager
+def salesforce_for(args: argparse.Namespace) -> Iterator[None]:
+    """Serve the offline sandbox org for this command when asked to and no credentials exist.
+
+    With ``--salesforce-sandbox`` and no ``SF_*`` credentials, the sandbox runs for the
+    length of the command and this process's Salesforce client points at it.
+    """
+    from tools.salesforce import SalesforceCredentials
+
+    if not getattr(args, "salesforce_sandbox", False) or SalesforceCredentials.from_env():
+        yield
+        return
+    from tools.salesforce_sandbox import start_sandbox
+
+    with start_sandbox(args.data_dir / "salesforce-sandbox") as server:
+        saved = {name: os.environ.get(name) for name in server.env()}
+        os.environ.update(server.env())
+        _progress(
+            f"· salesforce: offline sandbox org at {server.instance_url} (emulates a subset of "
+            "the REST API; set SF_* credentials to use a real org)"
+        )
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     """Place the base model next to the Modelfiles and build the demo database."""
     from runtime.paths import install_base_model
@@ -182,7 +240,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         )
     context = _context(args)
     _check_demo_ready(context)
-    with Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d:
+    with (
+        salesforce_for(args),
+        Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d,
+    ):
         result = d.ask(request, thread_id=args.thread, on_step=None if args.json else _step_printer)
     if args.json:
         _out(json.dumps(result.to_dict(), indent=2, default=str))
@@ -199,8 +260,32 @@ def _exit_code(result: RunResult) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue a thread from its last checkpoint."""
     context = _context(args)
-    with Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d:
+    with (
+        salesforce_for(args),
+        Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d,
+    ):
         result = d.resume(args.thread, on_step=None if args.json else _step_printer)
+    if args.json:
+        _out(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        _print_run(result)
+    return _exit_code(result)
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """Approve or reject a thread's pending Salesforce write(s), then run the thread on."""
+    context = _context(args)
+    printer = None if args.json else _step_printer
+    with (
+        salesforce_for(args),
+        Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d,
+    ):
+        if args.command == "approve":
+            result = d.approve(args.thread, interrupt_id=args.id, by="cli", on_step=printer)
+        else:
+            result = d.reject(
+                args.thread, interrupt_id=args.id, reason=args.reason, by="cli", on_step=printer
+            )
     if args.json:
         _out(json.dumps(result.to_dict(), indent=2, default=str))
     else:
@@ -253,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--checkpoint-url",
             help="postgresql://… or a SQLite path for checkpoints (env SLM_CHECKPOINT_URL)",
         )
+        sub.add_argument(
+            "--salesforce-sandbox",
+            action="store_true",
+            default=os.environ.get("SLM_SALESFORCE_SANDBOX", "") not in ("", "0"),
+            help="when no SF_* credentials are set, serve the offline sandbox org for this "
+            "command (env SLM_SALESFORCE_SANDBOX=1)",
+        )
 
     ask = commands.add_parser("ask", help="run a request end to end")
     ask.add_argument("request", help="the request, in quotes; '-' reads it from standard input")
@@ -267,11 +359,30 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(resume)
     resume.set_defaults(func=cmd_resume)
 
+    approve = commands.add_parser(
+        "approve", help="approve a thread's pending Salesforce write(s) and run it on"
+    )
+    approve.add_argument("thread", help="thread id printed by `ask`")
+    approve.add_argument("--id", help="approve only this pending write (interrupt id)")
+    run_options(approve)
+    approve.set_defaults(func=cmd_decide)
+
+    reject = commands.add_parser("reject", help="reject a thread's pending Salesforce write(s)")
+    reject.add_argument("thread", help="thread id printed by `ask`")
+    reject.add_argument("--id", help="reject only this pending write (interrupt id)")
+    reject.add_argument("--reason", default="", help="why, recorded in the thread")
+    run_options(reject)
+    reject.set_defaults(func=cmd_decide)
+
+    add_sandbox_command(commands)
+
     history = commands.add_parser("history", help="list a thread's checkpoints")
     history.add_argument("thread", help="thread id printed by `ask`")
     history.add_argument("--json", action="store_true", help="print as JSON")
     history.add_argument("--checkpoint-url", help="as for `ask`")
     history.set_defaults(func=cmd_history)
+
+    add_models_command(commands)
     return parser
 
 
@@ -291,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = args.func(args)
-    except (UserError, CheckpointError, ThreadNotFoundError) as exc:
+    except (UserError, CheckpointError, ThreadNotFoundError, NothingToApproveError) as exc:
         print(f"slm-dispatch: error: {exc}", file=sys.stderr)
         return 2
     except (ModelUnavailableError, DemoDatabaseError) as exc:

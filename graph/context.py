@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.paths import PROJECT_ROOT
+from runtime.paths import PROJECT_ROOT, SPECIALISTS
 
 
 def _env(name: str, default: str) -> Any:
@@ -25,6 +25,16 @@ def default_database_url() -> str:
     return os.environ.get("SLM_DATABASE_URL") or str(default_data_dir() / "demo.sqlite")
 
 
+def default_ollama_hosts() -> dict[str, str]:
+    """Per-specialist Ollama hosts from ``$SLM_OLLAMA_HOST_<SPECIALIST>`` (e.g. ``_SQL``)."""
+    hosts = {}
+    for specialist in SPECIALISTS:
+        value = os.environ.get(f"SLM_OLLAMA_HOST_{specialist.upper()}")
+        if value:
+            hosts[specialist] = value
+    return hosts
+
+
 @dataclass(kw_only=True)
 class Context:
     """Settings of one run. Every field falls back to an environment variable."""
@@ -34,7 +44,25 @@ class Context:
     (Ollama when it answers and has the specialist's model, else embedded). Env: SLM_BACKEND."""
 
     ollama_host: str = _env("OLLAMA_HOST", "http://127.0.0.1:11434")
-    """Ollama server for every specialist. Env: OLLAMA_HOST."""
+    """Ollama server for every specialist not placed by ``ollama_hosts``. Env: OLLAMA_HOST."""
+
+    ollama_hosts: Mapping[str, str] = field(default_factory=default_ollama_hosts)
+    """Per-specialist Ollama servers, e.g. ``{"sql": "http://gpu-box:11434"}`` (the router on
+    a CPU box, the SQL specialist on a GPU box). Env: SLM_OLLAMA_HOST_<SPECIALIST>."""
+
+    ollama_fallback: bool = field(
+        default_factory=lambda: (
+            os.environ.get("SLM_OLLAMA_FALLBACK", "").strip().lower()
+            in ("1", "true", "yes", "on", "embedded")
+        )
+    )
+    """With ``backend="auto"``: when the chosen Ollama fails for good during a run (down,
+    model removed, retries exhausted), answer with the embedded model and log a warning.
+    Off by default: the error is reported. Env: SLM_OLLAMA_FALLBACK (``1``/``embedded``)."""
+
+    ollama_keep_alive: str = _env("SLM_OLLAMA_KEEP_ALIVE", "10m")
+    """How long Ollama keeps a specialist loaded after a request (``-1``: forever).
+    Env: SLM_OLLAMA_KEEP_ALIVE."""
 
     database_url: str = field(default_factory=default_database_url)
     """SQL database the ``sql`` specialist queries: a SQLite path or a ``postgresql://`` URL.
@@ -43,6 +71,12 @@ class Context:
     sql_dialect: str = _env("SLM_SQL_DIALECT", "sqlite")
     """Dialect the SQL specialist writes; sqlglot transpiles it to the database's.
     Env: SLM_SQL_DIALECT."""
+
+    sql_decoding: str = _env("SLM_SQL_DECODING", "grammar")
+    """How the SQL specialist decodes: ``grammar`` (a GBNF grammar built from the live schema,
+    so only a SELECT over existing tables and columns can be written; embedded backend only,
+    other backends fall back to ``free`` and say so once in the log) or ``free`` (unconstrained
+    text, then validation and repair). Env: SLM_SQL_DECODING."""
 
     max_repairs: int = field(default_factory=lambda: int(os.environ.get("SLM_MAX_REPAIRS", "2")))
     """How many times a rejected SQL / SOQL is sent back to the model with the error.
@@ -68,15 +102,45 @@ class Context:
     )
     """Use the rules fast path before the router model. Env: SLM_ROUTER_RULES (``0`` disables)."""
 
+    salesforce_preapproved: str = _env("SLM_SALESFORCE_PREAPPROVED", "")
+    """Salesforce writes that need no human approval, as ``Object:action`` pairs separated by
+    commas (``Case:create,Lead:update``; ``*`` matches any object or action). Empty: every
+    create / update / delete waits for approval. Env: SLM_SALESFORCE_PREAPPROVED."""
+
+    salesforce_client: Any | None = None
+    """A connected ``tools.salesforce.SalesforceClient`` to use instead of connecting from the
+    environment's credentials. For tests and services that manage the connection."""
+
     chat_models: Mapping[str, Any] | None = None
     """Chat models to use instead of the runtime's, by specialist name (``router``, ``sql``,
     ``salesforce``, ``summarize``). For tests and services that bring their own models."""
+
+    def is_preapproved(self, sobject: str, action: str) -> bool:
+        """True when ``salesforce_preapproved`` lets ``action`` on ``sobject`` run unasked."""
+        for entry in self.salesforce_preapproved.split(","):
+            name, _, verb = entry.strip().partition(":")
+            if not name or not verb:
+                continue
+            if name.strip() in ("*", sobject) and verb.strip().lower() in ("*", action):
+                return True
+        return False
 
     def __post_init__(self) -> None:
         """Check the settings that a typo would silently break."""
         if self.backend not in ("embedded", "ollama", "auto"):
             raise ValueError(
                 f"unknown backend {self.backend!r}: choose embedded, ollama or auto (SLM_BACKEND)"
+            )
+        unknown = sorted(set(self.ollama_hosts) - set(SPECIALISTS))
+        if unknown:
+            raise ValueError(
+                f"ollama_hosts names unknown specialist(s) {', '.join(unknown)}: "
+                f"expected {', '.join(SPECIALISTS)}"
+            )
+        if self.sql_decoding not in ("grammar", "free"):
+            raise ValueError(
+                f"unknown SQL decoding {self.sql_decoding!r}: choose grammar or free "
+                "(SLM_SQL_DECODING)"
             )
         if self.max_repairs < 0:
             raise ValueError("max_repairs must be 0 or more")

@@ -46,9 +46,10 @@ class TaskResult(TypedDict):
     """Which specialist ran it."""
     instruction: str
     """The sub-task's instruction."""
-    status: Literal["ok", "failed", "skipped"]
-    """``ok``: it produced a result; ``failed``: it could not;
-    ``skipped``: its dependency failed."""
+    status: Literal["ok", "failed", "skipped", "awaiting_approval", "rejected"]
+    """``ok``: it produced a result; ``failed``: it could not; ``skipped``: its dependency
+    failed; ``awaiting_approval``: a validated write waits for a human; ``rejected``: a human
+    declined the write."""
     output: str
     """Text for the final answer: the summary, a description of the rows, or the failure reason."""
     query: str | None
@@ -64,6 +65,8 @@ class TaskResult(TypedDict):
     timings: dict[str, float]
     """Seconds spent: ``model`` (inside the model), ``tool`` (validation and execution),
     ``total``."""
+    action: dict[str, Any] | None
+    """The validated Salesforce action (as JSON), for a Salesforce sub-task."""
 
 
 class RouteInfo(TypedDict):
@@ -122,3 +125,5 @@ class TaskInput(TypedDict):
     """The sub-task to run."""
     dependency: TaskResult | None
     """The result of the sub-task it depends on, if any."""
+    pending: TaskResult | None
+    """For ``approve_write``: the sub-task's result that holds the write awaiting approval."""

@@ -219,15 +219,23 @@ def dispatch_ready(state: State) -> list[Send] | Literal["respond"]:
     Independent sub-tasks leave in the same step and run in parallel; a sub-task that
     depends on another leaves in the step after that one's result arrives.
     """
-    done: dict[int, TaskResult] = {r["id"]: r for r in state.results}
+    results: dict[int, TaskResult] = {r["id"]: r for r in state.results}
+    done = {k: r for k, r in results.items() if r["status"] != "awaiting_approval"}
     sends = []
     for task in state.plan:
-        if task["id"] in done:
+        result = results.get(task["id"])
+        if result is not None and result["status"] == "awaiting_approval":
+            payload = TaskInput(task=task, dependency=None, pending=result)
+            sends.append(Send("approve_write", payload))
+            continue
+        if result is not None:
             continue
         dependency = task["depends_on"]
         if dependency is not None and dependency not in done:
             continue
-        payload = TaskInput(task=task, dependency=done.get(dependency) if dependency else None)
+        payload = TaskInput(
+            task=task, dependency=done.get(dependency) if dependency else None, pending=None
+        )
         sends.append(Send(task["specialist"], payload))
     return sends or "respond"
 

@@ -24,7 +24,12 @@ def chat_model(context: Context, specialist: str) -> BaseChatModel:
         model: BaseChatModel = context.chat_models[specialist]
         return model
     return runtime.get_chat_model(
-        specialist, backend=context.backend, ollama_host=context.ollama_host
+        specialist,
+        backend=context.backend,
+        ollama_host=context.ollama_host,
+        ollama_hosts=context.ollama_hosts,
+        fallback=context.ollama_fallback,
+        keep_alive=context.ollama_keep_alive,
     )
 
 
@@ -107,6 +112,7 @@ def make_result(
     rows: list[list[Any]] | None = None,
     truncated: bool = False,
     attempts: list[Attempt] | None = None,
+    action: dict[str, Any] | None = None,
 ) -> TaskResult:
     """Build the ``TaskResult`` record a specialist node returns."""
     return TaskResult(
@@ -121,6 +127,7 @@ def make_result(
         truncated=truncated,
         attempts=attempts or [],
         timings=timer.totals(),
+        action=action,
     )
 
 

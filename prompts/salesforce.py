@@ -4,10 +4,16 @@ SOQL_PROMPT = """Salesforce objects and fields:
 {objects}
 
 Request: How many leads are there?
-Action: {{"action": "query", "soql": "SELECT COUNT() FROM Lead"}}
+Action: {{"action": {{"action": "query", "soql": "SELECT COUNT() FROM Lead"}}}}
 
 Request: List the names of accounts in the Retail industry.
-Action: {{"action": "query", "soql": "SELECT Name FROM Account WHERE Industry = 'Retail'"}}
+Action: {{"action": {{"action": "query", "soql": "SELECT Name FROM Account WHERE Industry = 'Retail'"}}}}
+
+Request: How many cases per priority?
+Action: {{"action": {{"action": "query", "soql": "SELECT Priority, COUNT(Id) FROM Case GROUP BY Priority"}}}}
+
+Request: Which fields does the Case object have?
+Action: {{"action": {{"action": "describe", "sobject": "Case"}}}}
 
 Request: {request}
 Action:"""

@@ -20,12 +20,15 @@ SQL_EXAMPLES: tuple[tuple[str, str], ...] = (
     ),
     (
         "What is the total revenue per region?",
-        "SELECT r.region, SUM(oi.quantity * oi.unit_price) FROM order_items oi "
-        "JOIN orders o ON o.id = oi.order_id JOIN customers c ON c.id = o.customer_id "
-        "JOIN sales_reps r ON r.id = c.rep_id GROUP BY r.region",
+        "SELECT sales_reps.region, SUM(order_items.quantity * order_items.unit_price) "
+        "FROM order_items JOIN orders ON orders.id = order_items.order_id "
+        "JOIN customers ON customers.id = orders.customer_id "
+        "JOIN sales_reps ON sales_reps.id = customers.rep_id GROUP BY sales_reps.region",
     ),
 )
-"""Few-shot pairs shown as earlier turns of the chat."""
+"""Few-shot pairs shown as earlier turns of the chat. They name tables in full (no aliases)
+and stay inside the SQL grammar of ``tools.sql_grammar``, so that the examples and
+grammar-constrained decoding agree."""
 
 SQL_REPAIR_PROMPT = """{error}
 SELECT statement for: {question}"""

@@ -6,7 +6,8 @@ serialised by its own lock, because a llama.cpp context is not thread-safe.
 
 Structured output: ``model.invoke(messages, format=schema_dict)`` constrains decoding
 with a grammar built from the JSON schema (``format="json"``: any JSON object), the
-same call the Ollama backend accepts.
+same call the Ollama backend accepts. ``model.invoke(messages, grammar=gbnf_text)``
+constrains it with a GBNF grammar given as text (embedded backend only).
 """
 
 from __future__ import annotations
@@ -193,8 +194,14 @@ class _LoadedLlama:
         self.llama.reset()
         self.last_messages = None
 
-    def check_grammar(self, grammar: str) -> None:
-        """Parse ``grammar`` with llama.cpp; raise if it is rejected. Call under ``lock``."""
+    def check_grammar(self, grammar: str, source: str = "schema") -> None:
+        """Parse ``grammar`` with llama.cpp; raise if it is rejected. Call under ``lock``.
+
+        Args:
+            grammar: GBNF text whose start rule is ``root``.
+            source: ``"schema"`` when built from a JSON schema, ``"gbnf"`` when given as is
+                (only changes the error message).
+        """
         if grammar in self.checked_grammars:
             return
         import llama_cpp
@@ -202,6 +209,11 @@ class _LoadedLlama:
         sampler = llama_cpp.llama_sampler_init_grammar(
             self.llama._model.vocab, grammar.encode("utf-8"), b"root"
         )
+        if not sampler and source == "gbnf":
+            raise SchemaGrammarError(
+                "llama.cpp rejected the GBNF grammar passed as `grammar=` (it needs a `root` "
+                "rule and valid GBNF syntax); grammar:\n" + grammar
+            )
         if not sampler:
             raise SchemaGrammarError(
                 "llama.cpp rejected the grammar built from the JSON schema (regex escapes "
@@ -362,7 +374,8 @@ class EmbeddedChatModel(BaseChatModel):
     The prompt is rendered with the chat template stored in the GGUF file. The
     Modelfile's ``SYSTEM`` is not injected here: the caller sends it as a system
     message. ``invoke(..., format=schema)`` constrains the output to the JSON schema;
-    ``format="json"`` to any JSON object.
+    ``format="json"`` to any JSON object; ``invoke(..., grammar=gbnf_text)`` to a GBNF
+    grammar (start rule ``root``).
     """
 
     model_config = ConfigDict(protected_namespaces=())
@@ -457,21 +470,32 @@ class EmbeddedChatModel(BaseChatModel):
             stop: Extra stop sequences for this call.
             run_manager: LangChain callbacks (unused: no streaming).
             **kwargs: ``format``: a JSON schema dict or ``"json"`` to constrain the
-                output. Other keywords are ignored.
+                output; ``grammar``: GBNF text to constrain it (not both). Other keywords
+                are ignored.
 
         Returns:
             One generation whose message carries timing and token counts in
             ``response_metadata`` and ``usage_metadata``.
 
         Raises:
-            SchemaGrammarError: If ``format`` cannot be turned into a grammar.
+            SchemaGrammarError: If ``format`` cannot be turned into a grammar, or llama.cpp
+                rejects ``grammar``: decoding never falls back to unconstrained text.
+            ValueError: If both ``format`` and ``grammar`` are given.
             ModelUnavailableError: If the model cannot be loaded.
             BackendError: If llama.cpp fails while generating.
         """
         output_format = kwargs.pop("format", None)
+        gbnf = kwargs.pop("grammar", None)
         if kwargs:
             logger.debug("ignoring unsupported keywords %s", sorted(kwargs))
-        grammar_text = self._grammar_for(output_format)
+        if gbnf is not None and output_format not in (None, ""):
+            raise ValueError("pass either format= or grammar=, not both")
+        if gbnf is not None and not isinstance(gbnf, str):
+            raise TypeError(f"grammar must be GBNF text, got {type(gbnf).__name__}")
+        if gbnf is not None and not gbnf.strip():
+            # llama.cpp treats an empty grammar as "no grammar": never decode unconstrained.
+            raise SchemaGrammarError("empty GBNF grammar passed as `grammar=`")
+        grammar_text = gbnf if gbnf is not None else self._grammar_for(output_format)
         stops = _merge_stops(self.stop, stop)
         if grammar_text is not None:
             stops = grammar_stops(stops)
@@ -482,7 +506,7 @@ class EmbeddedChatModel(BaseChatModel):
             if grammar_text is not None:
                 from llama_cpp.llama_grammar import LlamaGrammar
 
-                loaded.check_grammar(grammar_text)
+                loaded.check_grammar(grammar_text, "gbnf" if gbnf is not None else "schema")
                 grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
             loaded.prepare_prompt_cache(llama_messages)
             started = time.perf_counter()
@@ -513,9 +537,10 @@ class EmbeddedChatModel(BaseChatModel):
         LLAMA_STATS.record_call(elapsed, prompt_tokens, completion_tokens)
         if grammar_text is not None and finish_reason == "length":
             logger.warning(
-                "%s: structured output hit max_tokens=%d; the JSON is truncated",
+                "%s: structured output hit max_tokens=%d; the %s is truncated",
                 self.specialist or "embedded model",
                 self.max_tokens,
+                "text" if gbnf is not None else "JSON",
             )
 
         metadata: dict[str, Any] = {
@@ -527,7 +552,9 @@ class EmbeddedChatModel(BaseChatModel):
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "tokens_per_s": completion_tokens / elapsed if elapsed > 0 else 0.0,
-            "format": "json" if output_format == "json" else ("schema" if grammar_text else None),
+            "format": "grammar"
+            if gbnf is not None
+            else ("json" if output_format == "json" else ("schema" if grammar_text else None)),
         }
         usage_metadata = UsageMetadata(
             input_tokens=prompt_tokens,

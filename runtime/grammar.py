@@ -90,6 +90,13 @@ _UNENFORCED = frozenset(
         "unevaluatedItems",
     }
 )
+MAX_GRAMMAR_REPEAT = 64
+"""Largest ``maxLength`` / ``maxItems`` written into a grammar. llama.cpp's converter
+unrolls a bound into one optional rule per position, so a ``maxLength`` of 4000 makes a
+grammar of hundreds of kilobytes that crashes llama.cpp's grammar parser. Larger bounds are
+left out of the grammar (reported by :func:`unenforced_keywords`); Pydantic validation of
+the output and ``num_predict`` still bound the value."""
+
 _ENFORCED_FORMATS = frozenset(
     {"date", "time", "date-time", "uuid", "uuid1", "uuid2", "uuid3", "uuid4", "uuid5"}
 )
@@ -111,6 +118,10 @@ def _normalise(node: Any, unenforced: set[str], where: str) -> Any:
             unenforced.add(key)
         if key == "format" and value not in _ENFORCED_FORMATS:
             unenforced.add(f"format={value}")
+        if key in ("maxLength", "maxItems") and isinstance(value, int):
+            if value > MAX_GRAMMAR_REPEAT:
+                unenforced.add(f"{key}>{MAX_GRAMMAR_REPEAT}")
+                continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {
                 name: _normalise(sub, unenforced, f"{where}/{key}/{name}")

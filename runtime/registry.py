@@ -6,6 +6,8 @@ import functools
 import logging
 import os
 import threading
+import time
+from collections.abc import Mapping
 
 from langchain_core.language_models import BaseChatModel
 
@@ -13,11 +15,15 @@ from runtime.embedded import EmbeddedChatModel
 from runtime.errors import ModelUnavailableError
 from runtime.modelfile import Modelfile, parse_modelfile
 from runtime.ollama_backend import (
+    DEFAULT_KEEP_ALIVE,
     DEFAULT_OLLAMA_HOST,
+    RetryPolicy,
+    down_message,
+    missing_message,
     model_tag,
     normalize_host,
     ollama_chat_model,
-    ollama_has_model,
+    probe_model,
 )
 from runtime.paths import SPECIALISTS, display_path, modelfile_path
 
@@ -28,7 +34,9 @@ __all__ = [
     "get_chat_model",
     "load_modelfile",
     "resolve_backend",
+    "resolve_fallback",
     "resolve_ollama_host",
+    "specialist_host",
     "system_prompt",
 ]
 
@@ -37,7 +45,9 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("embedded", "ollama", "auto")
 """Valid values of ``backend`` and of the ``SLM_BACKEND`` environment variable."""
 
-_MODELS: dict[tuple[str, str, str], BaseChatModel] = {}
+_MODELS: dict[tuple[str, str, str, bool, str], BaseChatModel] = {}
+
+_TRUE = ("1", "true", "yes", "on", "embedded")
 _MODELS_LOCK = threading.Lock()
 
 
@@ -85,6 +95,29 @@ def resolve_ollama_host(ollama_host: str | None = None) -> str:
     return normalize_host(value)
 
 
+def specialist_host(
+    specialist: str,
+    ollama_host: str | None = None,
+    ollama_hosts: Mapping[str, str] | None = None,
+) -> str:
+    """Return the Ollama server that serves ``specialist``, as a URL.
+
+    The first of: ``ollama_hosts[specialist]``, ``$SLM_OLLAMA_HOST_<SPECIALIST>`` (e.g.
+    ``SLM_OLLAMA_HOST_SQL``), ``ollama_host``, ``$OLLAMA_HOST``, ``http://127.0.0.1:11434``.
+    """
+    placed = (ollama_hosts or {}).get(specialist) or os.environ.get(
+        f"SLM_OLLAMA_HOST_{specialist.upper()}"
+    )
+    return normalize_host(placed) if placed else resolve_ollama_host(ollama_host)
+
+
+def resolve_fallback(fallback: bool | None = None) -> bool:
+    """Return ``fallback``, else whether ``$SLM_OLLAMA_FALLBACK`` is on (``1``, ``embedded``)."""
+    if fallback is not None:
+        return fallback
+    return os.environ.get("SLM_OLLAMA_FALLBACK", "").strip().lower() in _TRUE
+
+
 def embedded_chat_model(specialist: str, modelfile: Modelfile) -> EmbeddedChatModel:
     """Build the embedded chat model a Modelfile describes (nothing is loaded yet).
 
@@ -118,29 +151,41 @@ def embedded_chat_model(specialist: str, modelfile: Modelfile) -> EmbeddedChatMo
     )
 
 
-def _build(specialist: str, backend: str, host: str) -> BaseChatModel:
+def _build(
+    specialist: str, backend: str, host: str, fallback: bool, keep_alive: str
+) -> BaseChatModel:
     modelfile = load_modelfile(specialist)
     if backend == "embedded":
         return embedded_chat_model(specialist, modelfile)
     tag = model_tag(specialist, modelfile)
-    has_model = ollama_has_model(host, tag)
+    answer, detail = probe_model(host, tag)
+    policy = RetryPolicy.from_env()
+    for retry in range(1, policy.retries + 1):
+        if answer != "error":  # an HTTP 5xx: retried like any transient fault
+            break
+        time.sleep(policy.delay(retry))
+        answer, detail = probe_model(host, tag)
+    if answer == "present":
+        logger.info("%s: %s backend uses Ollama model %s at %s", specialist, backend, tag, host)
+        backup = None
+        if backend == "auto" and fallback:
+            backup = embedded_chat_model(specialist, modelfile)
+        return ollama_chat_model(
+            specialist, modelfile, host, keep_alive=keep_alive, fallback=backup
+        )
+    if answer == "down":
+        problem = down_message(host, tag, specialist, ConnectionError(detail))
+    elif answer == "missing":
+        problem = missing_message(host, tag, specialist)
+    else:
+        problem = f"Ollama at {host} cannot tell whether it has {tag}: {detail}"
     if backend == "ollama":
-        if not has_model:
-            raise ModelUnavailableError(
-                f"Ollama at {host} does not have {tag} (or does not answer) — "
-                f"run `slm-dispatch models build {specialist}`"
-            )
-        logger.info("%s: Ollama model %s at %s", specialist, tag, host)
-        return ollama_chat_model(specialist, modelfile, host)
-    if has_model:
-        logger.info("%s: auto backend chose Ollama (%s at %s)", specialist, tag, host)
-        return ollama_chat_model(specialist, modelfile, host)
-    logger.info(
-        "%s: auto backend chose embedded llama.cpp (Ollama at %s lacks %s or does not answer)",
-        specialist,
-        host,
-        tag,
-    )
+        raise ModelUnavailableError(problem)
+    if answer == "down" and host == normalize_host(DEFAULT_OLLAMA_HOST):
+        # Nothing listens where Ollama would be: the ordinary embedded set-up.
+        logger.info("%s: auto backend uses embedded llama.cpp (no Ollama at %s)", specialist, host)
+    else:
+        logger.warning("%s: auto backend uses embedded llama.cpp: %s", specialist, problem)
     return embedded_chat_model(specialist, modelfile)
 
 
@@ -149,6 +194,9 @@ def get_chat_model(
     *,
     backend: str | None = None,
     ollama_host: str | None = None,
+    ollama_hosts: Mapping[str, str] | None = None,
+    fallback: bool | None = None,
+    keep_alive: str | None = None,
 ) -> BaseChatModel:
     """Return the chat model that serves ``specialist`` (cached per specialist/backend/host).
 
@@ -159,9 +207,17 @@ def get_chat_model(
         specialist: One of ``router``, ``sql``, ``salesforce``, ``summarize``.
         backend: ``embedded``, ``ollama`` or ``auto``; default ``$SLM_BACKEND`` or ``auto``.
             ``auto`` uses Ollama when the host answers and has the specialist's tag,
-            else the embedded model. The choice is made once and cached.
+            else the embedded model (a warning says why unless nothing listens at the
+            default host). The choice is made once and cached.
         ollama_host: The Ollama server; default ``$OLLAMA_HOST`` or
             ``http://127.0.0.1:11434``. ``host:port`` without a scheme is accepted.
+        ollama_hosts: Per-specialist servers that override ``ollama_host``; a specialist
+            missing here may be placed by ``$SLM_OLLAMA_HOST_<SPECIALIST>``.
+        fallback: With ``auto``, answer with the embedded model (and log a warning) when
+            the chosen Ollama fails for good during a run; default ``$SLM_OLLAMA_FALLBACK``.
+            ``backend="ollama"`` never falls back.
+        keep_alive: How long Ollama keeps the model loaded; default
+            ``$SLM_OLLAMA_KEEP_ALIVE`` or ``10m``.
 
     Raises:
         ValueError: If ``specialist`` or ``backend`` is unknown.
@@ -170,12 +226,14 @@ def get_chat_model(
     """
     _check_specialist(specialist)
     chosen = resolve_backend(backend)
-    host = resolve_ollama_host(ollama_host)
-    key = (specialist, chosen, host)
+    host = specialist_host(specialist, ollama_host, ollama_hosts)
+    use_fallback = resolve_fallback(fallback)
+    alive = keep_alive or os.environ.get("SLM_OLLAMA_KEEP_ALIVE") or DEFAULT_KEEP_ALIVE
+    key = (specialist, chosen, host, use_fallback, alive)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            model = _build(specialist, chosen, host)
+            model = _build(specialist, chosen, host, use_fallback, alive)
             _MODELS[key] = model
         return model
 

@@ -20,6 +20,7 @@ cleaned original text, never the rewrite.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import logging
@@ -29,19 +30,39 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import requests
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
+from simple_salesforce.format import format_soql
 from sqlglot import exp
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ALL_ENV_VARS",
     "ENV_VARS",
+    "KEY_PREFIXES",
+    "MORE_ENV_VARS",
+    "WRITE_ACTIONS",
+    "ActionRequest",
+    "ActionResult",
+    "AnyAction",
+    "CreateAction",
+    "DeleteAction",
+    "DescribeAction",
+    "GetAction",
+    "QueryAction",
+    "SalesforceAction",
+    "UpdateAction",
+    "check_field_value",
+    "check_record_id",
+    "id_checksum",
+    "is_write",
+    "to_18_char_id",
     "SalesforceClient",
     "SalesforceCredentials",
     "SalesforceError",
@@ -79,6 +100,143 @@ class SoqlQuery(BaseModel):
     )
 
 
+# Free-text limits for the grammar: long enough for any field of the demo org (a long text
+# area holds 32,000 characters), short enough that a runaway model stops.
+_MAX_SOQL: Final = 4000
+_MAX_NAME: Final = 80
+_MAX_VALUE: Final = 32000
+_MAX_FIELDS: Final = 60
+
+FieldValue = Annotated[str, Field(max_length=_MAX_VALUE)] | int | float | bool | None
+"""One field value in a create/update: text, number, boolean, or null to clear it."""
+
+_SOBJECT_DESCRIPTION: Final = "The object's API name: Account, Contact, Opportunity, Lead or Case."
+_RECORD_ID_DESCRIPTION: Final = (
+    "The record's 18-character Id (15 also accepted); its first three characters are the "
+    "object's key prefix: 001 Account, 003 Contact, 006 Opportunity, 00Q Lead, 500 Case."
+)
+_VALUES_DESCRIPTION: Final = (
+    "Field API name -> new value. Text in quotes, numbers and true/false without quotes, "
+    "dates as 2024-01-31, picklists as one of the field's values, references as the 18-char "
+    "Id of the parent record, null to clear a field."
+)
+
+
+class QueryAction(BaseModel):
+    """Run one read-only SOQL query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["query"] = Field(
+        default="query", description="query: run one read-only SOQL query."
+    )
+    soql: str = Field(
+        max_length=_MAX_SOQL,
+        description=SoqlQuery.model_fields["soql"].description,
+    )
+
+
+class GetAction(BaseModel):
+    """Read named fields of one record by its Id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["get"] = Field(description="get: read fields of one record by Id.")
+    sobject: str = Field(max_length=_MAX_NAME, description=_SOBJECT_DESCRIPTION)
+    record_id: str = Field(max_length=18, description=_RECORD_ID_DESCRIPTION)
+    fields: list[Annotated[str, Field(max_length=_MAX_NAME * 3)]] = Field(
+        max_length=_MAX_FIELDS,
+        description=(
+            'Field API names to read, e.g. ["Name", "Industry"]; parent fields through '
+            "relationship paths such as Account.Name. Empty reads every field."
+        ),
+    )
+
+
+class CreateAction(BaseModel):
+    """Create one record (a write: a person approves it first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["create"] = Field(description="create: insert one new record.")
+    sobject: str = Field(max_length=_MAX_NAME, description=_SOBJECT_DESCRIPTION)
+    values: dict[str, FieldValue] = Field(description=_VALUES_DESCRIPTION)
+
+
+class UpdateAction(BaseModel):
+    """Change fields of one record (a write: a person approves it first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["update"] = Field(description="update: change fields of one record.")
+    sobject: str = Field(max_length=_MAX_NAME, description=_SOBJECT_DESCRIPTION)
+    record_id: str = Field(max_length=18, description=_RECORD_ID_DESCRIPTION)
+    values: dict[str, FieldValue] = Field(description=_VALUES_DESCRIPTION)
+
+
+class DeleteAction(BaseModel):
+    """Delete one record (a write: a person approves it first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["delete"] = Field(description="delete: remove one record.")
+    sobject: str = Field(max_length=_MAX_NAME, description=_SOBJECT_DESCRIPTION)
+    record_id: str = Field(max_length=18, description=_RECORD_ID_DESCRIPTION)
+
+
+class DescribeAction(BaseModel):
+    """List an object's fields, their types and picklist values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["describe"] = Field(
+        description="describe: list an object's fields, types and picklist values."
+    )
+    sobject: str = Field(max_length=_MAX_NAME, description=_SOBJECT_DESCRIPTION)
+
+
+SalesforceAction = Annotated[
+    QueryAction | GetAction | CreateAction | UpdateAction | DeleteAction | DescribeAction,
+    Field(discriminator="action"),
+]
+"""One typed Salesforce action; ``action`` says which."""
+
+AnyAction = QueryAction | GetAction | CreateAction | UpdateAction | DeleteAction | DescribeAction
+
+
+class ActionRequest(BaseModel):
+    """What the Salesforce specialist emits: exactly one action.
+
+    ``ActionRequest.model_json_schema()`` is the schema that constrains decoding.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: SalesforceAction = Field(
+        description=(
+            "The one Salesforce action to take: query (SOQL), get (one record's fields), "
+            "create, update, delete (writes, approved by a person first) or describe."
+        )
+    )
+
+
+WRITE_ACTIONS: Final = frozenset({"create", "update", "delete"})
+"""The action kinds that change data and need a person's approval."""
+
+
+def is_write(action: AnyAction | SoqlQuery | str) -> bool:
+    """Say whether an action changes data (create, update or delete).
+
+    Args:
+        action: An action model, or its ``action`` name.
+
+    Returns:
+        True for create, update and delete.
+    """
+    name = action if isinstance(action, str) else action.action
+    return name in WRITE_ACTIONS
+
+
 # --------------------------------------------------------------------------------------
 # Credentials
 # --------------------------------------------------------------------------------------
@@ -95,21 +253,44 @@ ENV_VARS: Final[Mapping[str, str]] = MappingProxyType(
         "SF_SESSION_ID": "Option B: a session id or OAuth access token for that instance.",
     }
 )
+"""The basic variables: username/password/token, or instance URL + session id."""
+
+MORE_ENV_VARS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "SF_CONSUMER_KEY": "Options C and D: the connected app's consumer key (client id).",
+        "SF_PRIVATE_KEY_FILE": "Option C (JWT bearer, with SF_USERNAME): path to the PEM "
+        "private key whose certificate the connected app holds.",
+        "SF_PRIVATE_KEY": "Option C: the PEM private key itself, instead of a file.",
+        "SF_CONSUMER_SECRET": "Option D (OAuth client credentials): the consumer secret; "
+        "needs SF_DOMAIN (a My Domain such as 'acme.my') or SF_INSTANCE_URL.",
+        "SF_CA_BUNDLE": "Optional: a CA certificate file to trust (the offline sandbox's "
+        "throwaway certificate).",
+    }
+)
+"""Further variables: JWT bearer, OAuth client credentials, a CA bundle to trust."""
+
+ALL_ENV_VARS: Final[Mapping[str, str]] = MappingProxyType({**ENV_VARS, **MORE_ENV_VARS})
+"""Every variable :meth:`SalesforceCredentials.from_env` reads."""
 
 _PASSWORD_VARS: Final = ("SF_USERNAME", "SF_PASSWORD", "SF_SECURITY_TOKEN")
 _SESSION_VARS: Final = ("SF_INSTANCE_URL", "SF_SESSION_ID")
+
+CredentialKind = Literal["password", "session", "jwt", "client_credentials"]
 
 
 def missing_credentials_message() -> str:
     """Return a sentence naming the environment variables that enable Salesforce.
 
     Returns:
-        The message, listing both ways to provide credentials.
+        The message, listing the ways to provide credentials.
     """
     return (
         "Salesforce is not configured: set SF_USERNAME, SF_PASSWORD and SF_SECURITY_TOKEN "
         "(plus SF_DOMAIN=test for a sandbox), or set SF_INSTANCE_URL and SF_SESSION_ID "
-        "(an existing session or OAuth access token)."
+        "(an existing session or OAuth access token), or SF_CONSUMER_KEY with "
+        "SF_USERNAME and SF_PRIVATE_KEY_FILE (JWT bearer) or with SF_CONSUMER_SECRET and "
+        "SF_DOMAIN (client credentials). `slm-dispatch sandbox` serves an offline "
+        "sandbox org and prints the variables that point at it."
     )
 
 
@@ -129,12 +310,21 @@ def _normalise_domain(domain: str | None) -> str | None:
     return domain or None
 
 
+def _with_scheme(url: str) -> str:
+    if not re.match(r"^https?://", url, flags=re.IGNORECASE):
+        url = "https://" + url
+    return url.rstrip("/")
+
+
 @dataclass(frozen=True)
 class SalesforceCredentials:
     """How to reach one Salesforce org; secrets never appear in ``repr``.
 
-    Exactly one of the two options is filled: ``username``/``password``/``security_token``
-    (with an optional ``domain``) or ``instance_url``/``session_id``.
+    One of four options is filled: ``username``/``password``/``security_token`` (with an
+    optional ``domain``); ``instance_url``/``session_id``; JWT bearer (``username``,
+    ``consumer_key`` and ``private_key_file`` or ``private_key``); OAuth client credentials
+    (``consumer_key``, ``consumer_secret`` and a My Domain ``domain``). ``ca_bundle`` names a
+    certificate file to trust (the offline sandbox).
     """
 
     username: str | None = None
@@ -143,55 +333,123 @@ class SalesforceCredentials:
     domain: str | None = None
     instance_url: str | None = None
     session_id: str | None = field(default=None, repr=False)
+    consumer_key: str | None = field(default=None, repr=False)
+    consumer_secret: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    private_key_file: str | None = None
+    ca_bundle: str | None = None
 
     @property
-    def kind(self) -> Literal["password", "session"]:
+    def kind(self) -> CredentialKind:
         """Which option these credentials use."""
-        return "password" if self.username is not None else "session"
+        if self.username is not None and self.password is not None:
+            return "password"
+        if self.consumer_key is not None and (self.private_key or self.private_key_file):
+            return "jwt"
+        if self.consumer_key is not None and self.consumer_secret is not None:
+            return "client_credentials"
+        if self.username is not None:
+            return "password"
+        return "session"
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """The secret values, so that messages can be scrubbed of them."""
-        values = (self.password, self.security_token, self.session_id)
+        values = (
+            self.password,
+            self.security_token,
+            self.session_id,
+            self.consumer_key,
+            self.consumer_secret,
+            self.private_key,
+        )
         return tuple(v for v in values if v)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SalesforceCredentials | None:
-        """Read credentials from environment variables (see :data:`ENV_VARS`).
+        """Read credentials from environment variables (see :data:`ALL_ENV_VARS`).
 
-        Username/password/token wins when both sets are complete, since it can sign in
-        again where a session id expires.
+        The first complete option wins, in this order: username/password/token (it can sign
+        in again where a session expires), JWT bearer, client credentials, session id.
 
         Args:
             environ: The variables to read; the process environment by default.
 
         Returns:
-            The credentials, or None when neither set of variables is complete.
+            The credentials, or None when no option is complete.
         """
-        username, password, token = (_env_value(environ, n) for n in _PASSWORD_VARS)
+
+        def get(name: str) -> str | None:
+            return _env_value(environ, name)
+
+        domain = _normalise_domain(get("SF_DOMAIN"))
+        ca_bundle = get("SF_CA_BUNDLE")
+        username, password, token = (get(n) for n in _PASSWORD_VARS)
         if username and password and token:
             return cls(
                 username=username,
                 password=password,
                 security_token=token,
-                domain=_normalise_domain(_env_value(environ, "SF_DOMAIN")),
+                domain=domain,
+                ca_bundle=ca_bundle,
             )
-        instance_url, session_id = (_env_value(environ, n) for n in _SESSION_VARS)
+        consumer_key = get("SF_CONSUMER_KEY")
+        key_file, key = get("SF_PRIVATE_KEY_FILE"), get("SF_PRIVATE_KEY")
+        if consumer_key and username and (key_file or key):
+            return cls(
+                username=username,
+                consumer_key=consumer_key,
+                private_key_file=key_file,
+                private_key=None if key_file else key,
+                domain=domain,
+                ca_bundle=ca_bundle,
+            )
+        secret = get("SF_CONSUMER_SECRET")
+        instance_url = get("SF_INSTANCE_URL")
+        if consumer_key and secret:
+            my_domain = domain
+            if my_domain in (None, "login", "test") and instance_url:
+                my_domain = _normalise_domain(instance_url)
+            if my_domain and my_domain not in ("login", "test"):
+                return cls(
+                    consumer_key=consumer_key,
+                    consumer_secret=secret,
+                    domain=my_domain,
+                    ca_bundle=ca_bundle,
+                )
+        session_id = get("SF_SESSION_ID")
         if instance_url and session_id:
-            if not re.match(r"^https?://", instance_url, flags=re.IGNORECASE):
-                instance_url = "https://" + instance_url
-            return cls(instance_url=instance_url.rstrip("/"), session_id=session_id)
+            return cls(
+                instance_url=_with_scheme(instance_url), session_id=session_id, ca_bundle=ca_bundle
+            )
         return None
 
     def __repr__(self) -> str:
-        if self.kind == "password":
+        kind = self.kind
+        ca = f", ca_bundle={self.ca_bundle!r}" if self.ca_bundle else ""
+        if kind == "password":
             return (
                 f"SalesforceCredentials(kind='password', username={self.username!r}, "
-                f"domain={self.domain or 'login'!r}, password='***', security_token='***')"
+                f"domain={self.domain or 'login'!r}, password='***', security_token='***'{ca})"
+            )
+        if kind == "jwt":
+            key = (
+                f"private_key_file={self.private_key_file!r}"
+                if self.private_key_file
+                else "private_key='***'"
+            )
+            return (
+                f"SalesforceCredentials(kind='jwt', username={self.username!r}, "
+                f"domain={self.domain or 'login'!r}, consumer_key='***', {key}{ca})"
+            )
+        if kind == "client_credentials":
+            return (
+                f"SalesforceCredentials(kind='client_credentials', domain={self.domain!r}, "
+                f"consumer_key='***', consumer_secret='***'{ca})"
             )
         return (
             f"SalesforceCredentials(kind='session', instance_url={self.instance_url!r}, "
-            "session_id='***')"
+            f"session_id='***'{ca})"
         )
 
     __str__ = __repr__
@@ -1225,6 +1483,241 @@ class _Checker:
 
 
 # --------------------------------------------------------------------------------------
+# Record Ids and field values
+# --------------------------------------------------------------------------------------
+
+KEY_PREFIXES: Final[Mapping[str, str]] = MappingProxyType(
+    {"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q", "Case": "500"}
+)
+"""Standard object key prefixes: the first three characters of every record Id."""
+
+_ID_SUFFIX_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_ID_RE: Final = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+_EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DATE_VALUE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME_VALUE_RE: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def id_checksum(id15: str) -> str:
+    """Return the three-character suffix that turns a 15-character Id into 18.
+
+    Args:
+        id15: A case-sensitive 15-character record Id.
+
+    Returns:
+        The suffix Salesforce appends (one character per five-character chunk).
+    """
+    suffix = ""
+    for start in (0, 5, 10):
+        chunk = id15[start : start + 5]
+        bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
+        suffix += _ID_SUFFIX_CHARS[bits]
+    return suffix
+
+
+def to_18_char_id(record_id: str) -> str:
+    """Turn a 15-character Id into its 18-character form (18-character Ids pass through)."""
+    return record_id + id_checksum(record_id) if len(record_id) == 15 else record_id
+
+
+def check_record_id(record_id: str, sobject: str, key_prefix: str | None) -> str:
+    """Check that ``record_id`` is a well-formed Id of ``sobject``.
+
+    Args:
+        record_id: The Id as written (15 or 18 characters).
+        sobject: The object it should belong to, for messages.
+        key_prefix: That object's key prefix (``001`` for Account); None skips the check.
+
+    Returns:
+        The 18-character Id.
+
+    Raises:
+        SoqlValidationError: The Id is malformed or belongs to another object.
+    """
+    example = f"{key_prefix or '001'}5g00000AbCdEAAZ"[:18]
+    if not isinstance(record_id, str) or not _ID_RE.fullmatch(record_id):
+        raise SoqlValidationError(
+            f"`{_short(record_id)}` is not a Salesforce Id: an Id is 15 or 18 letters and "
+            f"digits, e.g. {example}",
+            code="MALFORMED_ID",
+        )
+    if key_prefix and record_id[:3] != key_prefix:
+        owner = next((o for o, p in KEY_PREFIXES.items() if p == record_id[:3]), None)
+        what = f"an Id of {owner}" if owner else f"an Id with key prefix {record_id[:3]}"
+        raise SoqlValidationError(
+            f"`{record_id}` is {what}, not of {sobject}: {sobject} Ids start with {key_prefix}",
+            code="MALFORMED_ID",
+        )
+    if len(record_id) == 18 and id_checksum(record_id[:15]) != record_id[15:].upper():
+        raise SoqlValidationError(
+            f"`{record_id}` is not a valid 18-character Id (its last three characters do not "
+            "match); copy the Id exactly as a query returned it",
+            code="MALFORMED_ID",
+        )
+    return to_18_char_id(record_id)
+
+
+def _short(value: Any, most: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def check_field_value(
+    sobject: str,
+    fld: Mapping[str, Any],
+    value: Any,
+    *,
+    key_prefix_of: Callable[[str], str | None] = KEY_PREFIXES.get,
+) -> Any:
+    """Check one value against a field's ``describe()`` entry and return it normalised.
+
+    Used by the client before a create/update, and by the offline sandbox as the org's
+    own check.
+
+    Args:
+        sobject: The object's name, for messages.
+        fld: The field's describe entry (``name``, ``type``, ``length``, ``nillable``,
+            ``picklistValues``, ``referenceTo``, ...).
+        value: The value from the request (JSON scalar).
+        key_prefix_of: Maps an object name to its key prefix, for reference fields.
+
+    Returns:
+        The value to send: 18-character Ids, integral numbers as ints, booleans as bools.
+
+    Raises:
+        SoqlValidationError: The value does not fit; the message says what would.
+    """
+    name = fld.get("name")
+    ftype = str(fld.get("type") or "string")
+    where = f"`{name}` on {sobject}"
+    if value is None:
+        if fld.get("nillable") is False and ftype != "boolean":
+            raise SoqlValidationError(
+                f"{where} is required and cannot be set to null", code="REQUIRED_FIELD_MISSING"
+            )
+        return None
+    if ftype == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise SoqlValidationError(
+            f"{where} is a boolean: write true or false", code="INVALID_TYPE_ON_FIELD"
+        )
+    if ftype in _NUMERIC_TYPES:
+        return _check_number(where, fld, ftype, value)
+    if not isinstance(value, str):
+        raise SoqlValidationError(
+            f"{where} is a {ftype} field: give the value as text in quotes",
+            code="INVALID_TYPE_ON_FIELD",
+        )
+    if "\x00" in value:
+        raise SoqlValidationError(f"{where} cannot hold a NUL character", code="INVALID_VALUE")
+    if ftype == "date":
+        if not _DATE_VALUE_RE.fullmatch(value) or not _valid_date(value):
+            raise SoqlValidationError(
+                f"{where} is a date: write it as YYYY-MM-DD, e.g. 2024-01-31",
+                code="INVALID_TYPE_ON_FIELD",
+            )
+        return value
+    if ftype == "datetime":
+        if not _DATETIME_VALUE_RE.fullmatch(value) or not _valid_date(value[:10]):
+            raise SoqlValidationError(
+                f"{where} is a datetime: write it as 2024-01-31T09:30:00Z",
+                code="INVALID_TYPE_ON_FIELD",
+            )
+        return value
+    if ftype in ("reference", "id"):
+        targets = [str(t) for t in fld.get("referenceTo") or []]
+        prefix = key_prefix_of(targets[0]) if len(targets) == 1 else None
+        target = targets[0] if len(targets) == 1 else "the referenced object"
+        return check_record_id(value, f"{target} (for {name})", prefix)
+    length = fld.get("length")
+    if isinstance(length, int) and length > 0 and len(value) > length:
+        raise SoqlValidationError(
+            f"{where} holds at most {length} characters; the value has {len(value)}",
+            code="STRING_TOO_LONG",
+        )
+    if ftype == "email" and not _EMAIL_RE.fullmatch(value):
+        raise SoqlValidationError(
+            f"{where} is an e-mail field: `{_short(value)}` is not an e-mail address",
+            code="INVALID_EMAIL_ADDRESS",
+        )
+    if ftype == "picklist":
+        return _check_picklist_value(where, fld, value)
+    return value
+
+
+def _check_number(where: str, fld: Mapping[str, Any], ftype: str, value: Any) -> int | float:
+    number: int | float
+    if isinstance(value, bool):
+        raise SoqlValidationError(
+            f"{where} is a number field ({ftype}), not a boolean", code="INVALID_TYPE_ON_FIELD"
+        )
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"-?\d+(?:\.\d+)?", value.strip()):
+        number = float(value) if "." in value else int(value)
+    else:
+        raise SoqlValidationError(
+            f"{where} is a number field ({ftype}): write a number without quotes",
+            code="INVALID_TYPE_ON_FIELD",
+        )
+    if number != number or number in (float("inf"), float("-inf")):
+        raise SoqlValidationError(f"{where} needs a finite number", code="INVALID_TYPE_ON_FIELD")
+    if ftype in ("int", "long"):
+        if isinstance(number, float) and not number.is_integer():
+            raise SoqlValidationError(
+                f"{where} is a whole number field: write e.g. 250", code="INVALID_TYPE_ON_FIELD"
+            )
+        number = int(number)
+    digits = fld.get("digits") or 0
+    precision, scale = fld.get("precision") or 0, fld.get("scale") or 0
+    most = 10 ** int(digits) if digits else (10 ** int(precision - scale) if precision else None)
+    if ftype == "percent" and not 0 <= number <= 100:
+        raise SoqlValidationError(
+            f"{where} is a percentage: write a number from 0 to 100",
+            code="NUMBER_OUTSIDE_VALID_RANGE",
+        )
+    if most is not None and abs(number) >= most:
+        raise SoqlValidationError(
+            f"{where} is too large: it takes numbers below {most:,}",
+            code="NUMBER_OUTSIDE_VALID_RANGE",
+        )
+    return number
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_picklist_value(where: str, fld: Mapping[str, Any], value: str) -> str:
+    entries = fld.get("picklistValues") or []
+    allowed = [str(e.get("value")) for e in entries if e.get("active", True) and e.get("value")]
+    if not allowed:
+        return value
+    for candidate in allowed:
+        if candidate == value:
+            return candidate
+    for candidate in allowed:
+        if candidate.lower() == value.lower():
+            return candidate
+    hint = _did_you_mean(value, allowed, quote="'")
+    raise SoqlValidationError(
+        f"'{_short(value)}' is not a value of the picklist {where}{hint} (values: "
+        + ", ".join(f"'{a}'" for a in allowed)
+        + ")",
+        code="INVALID_PICKLIST_VALUE",
+    )
+
+
+# --------------------------------------------------------------------------------------
 # Results and the client
 # --------------------------------------------------------------------------------------
 
@@ -1246,6 +1739,55 @@ class SoqlResult:
     rows: list[list[Any]]
     truncated: bool
     elapsed_s: float
+
+
+@dataclass
+class ActionResult:
+    """What one action returned.
+
+    Attributes:
+        action: The action kind (query, get, create, update, delete, describe).
+        columns: Column names; relationship fields are flattened (``Account.Name``). A write
+            returns ``Id`` and the fields it set; describe returns name, type, picklist.
+        rows: One list of values per record, in ``columns`` order.
+        truncated: True when a query had more rows than the row limit.
+        record_id: The record read or written (the new Id for a create); None otherwise.
+        elapsed_s: Wall time of the whole call, validation included, in seconds.
+        http_s: Time spent in Salesforce HTTP calls.
+        validation_s: Time spent validating against describe() (metadata fetches included).
+    """
+
+    action: str
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    record_id: str | None
+    elapsed_s: float
+    http_s: float
+    validation_s: float
+
+
+def _describe_row(fld: Mapping[str, Any]) -> list[Any]:
+    ftype = str(fld.get("type") or "")
+    targets = fld.get("referenceTo") or []
+    if targets:
+        ftype += f" → {', '.join(str(t) for t in targets)}"
+    values = [
+        str(e.get("value"))
+        for e in fld.get("picklistValues") or []
+        if e.get("active", True) and e.get("value")
+    ]
+    return [str(fld.get("name")), ftype, ", ".join(values)]
+
+
+def _show_value(value: Any) -> str:
+    if value is None:
+        return "null (clears the field)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
 
 
 def _is_child_result(value: Mapping[str, Any]) -> bool:
@@ -1280,6 +1822,41 @@ def _table(records: list[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]
     return names, [[row.get(c) for c in names] for row in flat]
 
 
+class _TrustingAdapter(requests.adapters.HTTPAdapter):
+    """Verifies TLS against one CA bundle, whatever REQUESTS_CA_BUNDLE says."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self._ca_bundle = ca_bundle
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        """Send with ``verify`` pinned to the CA bundle."""
+        return super().send(
+            request, stream=stream, timeout=timeout, verify=self._ca_bundle, cert=cert,
+            proxies=proxies,
+        )  # fmt: skip
+
+
+def _trusting_session(ca_bundle: str) -> requests.Session:
+    """Return a requests session that trusts ``ca_bundle``.
+
+    requests lets ``REQUESTS_CA_BUNDLE`` in the environment override ``Session.verify``, so an
+    adapter pins the bundle for every HTTPS request.
+    """
+    session = requests.Session()
+    session.verify = ca_bundle
+    session.mount("https://", _TrustingAdapter(ca_bundle))
+    return session
+
+
 class SalesforceClient:
     """A thin, validating wrapper around a ``simple_salesforce.Salesforce`` connection.
 
@@ -1311,6 +1888,9 @@ class SalesforceClient:
         Raises:
             SalesforceError: Sign-in failed (final; the message holds no secrets).
         """
+        extra: dict[str, Any] = {}
+        if creds.ca_bundle:
+            extra["session"] = _trusting_session(creds.ca_bundle)
         try:
             if creds.kind == "password":
                 sf = Salesforce(
@@ -1318,9 +1898,28 @@ class SalesforceClient:
                     password=creds.password,
                     security_token=creds.security_token,
                     domain=creds.domain,
+                    **extra,
+                )
+            elif creds.kind == "jwt":
+                sf = Salesforce(
+                    username=creds.username,
+                    consumer_key=creds.consumer_key,
+                    privatekey_file=creds.private_key_file,
+                    privatekey=creds.private_key,
+                    domain=creds.domain,
+                    **extra,
+                )
+            elif creds.kind == "client_credentials":
+                sf = Salesforce(
+                    consumer_key=creds.consumer_key,
+                    consumer_secret=creds.consumer_secret,
+                    domain=creds.domain,
+                    **extra,
                 )
             else:
-                sf = Salesforce(instance_url=creds.instance_url, session_id=creds.session_id)
+                sf = Salesforce(
+                    instance_url=creds.instance_url, session_id=creds.session_id, **extra
+                )
         except Exception as exc:
             error = map_salesforce_exception(exc, secrets=creds.secrets)
             error.retryable = False
@@ -1488,6 +2087,9 @@ class SalesforceClient:
         if row_limit < 1:
             raise ValueError("row_limit must be at least 1")
         cleaned, analysis = self._analyse(soql)
+        return self._run_soql(cleaned, analysis, row_limit)
+
+    def _run_soql(self, cleaned: str, analysis: _Analysis, row_limit: int) -> SoqlResult:
         started = time.perf_counter()
         try:
             if analysis.bare_count:
@@ -1527,6 +2129,333 @@ class SalesforceClient:
             if callable(close):
                 close()
         return records
+
+    # -- typed actions -----------------------------------------------------------------
+
+    def _key_prefix(self, sobject: str) -> str | None:
+        described = self._lookup(sobject)
+        prefix = described.get("keyPrefix") if described is not None else None
+        return str(prefix) if prefix else KEY_PREFIXES.get(sobject)
+
+    def _object(self, sobject: str) -> tuple[dict[str, Any], _ObjectInfo]:
+        described = self.describe(sobject)
+        info = self._info(sobject)
+        assert info is not None  # describe() succeeded
+        return described, info
+
+    def _field(self, info: _ObjectInfo, name: str, *, verb: str) -> dict[str, Any]:
+        fld = info.fields.get(name.lower())
+        if fld is not None:
+            return fld
+        if "." in name:
+            head = name.split(".", 1)[0]
+            rel = info.relationships.get(head.lower())
+            target = f"`{rel['name']}` (the parent's Id)" if rel else "the parent's Id field"
+            raise SoqlValidationError(
+                f"{verb} sets fields of {info.name} itself, not `{name}`; set {target} instead",
+                code="INVALID_FIELD",
+            )
+        hint = _did_you_mean(name, info.field_names())
+        listing = "" if hint else f" (fields: {_field_list(info)})"
+        raise SoqlValidationError(
+            f"no field `{_short(name)}` on {info.name}{hint}{listing}", code="INVALID_FIELD"
+        )
+
+    def _check_values(
+        self, info: _ObjectInfo, values: Mapping[str, Any], *, kind: Literal["create", "update"]
+    ) -> dict[str, Any]:
+        flag = "createable" if kind == "create" else "updateable"
+        checked: dict[str, Any] = {}
+        for key, value in values.items():
+            fld = self._field(info, key, verb=kind)
+            name = str(fld["name"])
+            if name in checked:
+                raise SoqlValidationError(f"`{name}` is set twice; set each field once")
+            if fld.get(flag) is False:
+                settable = [str(f["name"]) for f in info.fields.values() if f.get(flag)]
+                raise SoqlValidationError(
+                    f"`{name}` on {info.name} cannot be set by {kind} (it is read-only or "
+                    f"computed by Salesforce); fields you can set: {', '.join(settable)}",
+                    code="INVALID_FIELD_FOR_INSERT_UPDATE",
+                )
+            checked[name] = check_field_value(info.name, fld, value, key_prefix_of=self._key_prefix)
+        if kind == "create":
+            missing = [
+                str(f["name"])
+                for f in info.fields.values()
+                if f.get("createable")
+                and f.get("nillable") is False
+                and not f.get("defaultedOnCreate")
+                and f.get("type") != "boolean"
+                and str(f["name"]) not in checked
+            ]
+            if missing:
+                raise SoqlValidationError(
+                    f"a new {info.name} needs {', '.join(f'`{m}`' for m in missing)}; add "
+                    f"{'it' if len(missing) == 1 else 'them'} to values",
+                    code="REQUIRED_FIELD_MISSING",
+                )
+        elif not checked:
+            raise SoqlValidationError(
+                "update needs at least one field in values", code="REQUIRED_FIELD_MISSING"
+            )
+        return checked
+
+    def _check_object_allows(self, described: Mapping[str, Any], verb: str, flag: str) -> None:
+        if described.get(flag) is False:
+            raise SalesforceError(
+                f"{described.get('name')} records cannot be {verb} by this user",
+                retryable=False,
+                code="INSUFFICIENT_ACCESS",
+            )
+
+    def _canonical_path(self, info: _ObjectInfo, path: str) -> str:
+        parts = [p.strip() for p in path.split(".")]
+        if not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p) for p in parts):
+            raise SoqlValidationError(
+                f"`{_short(path)}` is not a field name; list field API names such as Name or "
+                "Account.Name",
+                code="INVALID_FIELD",
+            )
+        checker = _Checker(self._info, self._object_names, {})
+        if (
+            len(parts) > 1
+            and parts[0].lower() == info.name.lower()
+            and (parts[0].lower() not in info.relationships)
+        ):
+            parts = parts[1:]
+        checker._resolve(parts, info, clause="select")
+        canonical: list[str] = []
+        current: _ObjectInfo | None = info
+        for part in parts[:-1]:
+            assert current is not None
+            rel = current.relationships[part.lower()]
+            canonical.append(str(rel["relationshipName"]))
+            targets = rel.get("referenceTo") or []
+            current = self._info(str(targets[0])) if len(targets) == 1 else None
+            if current is None:
+                return ".".join(canonical + parts[len(canonical) :])
+        assert current is not None
+        canonical.append(str(current.fields[parts[-1].lower()]["name"]))
+        return ".".join(canonical)
+
+    def validate_action(self, action: AnyAction | SoqlQuery) -> AnyAction:
+        """Check an action against the org's metadata without running it.
+
+        Objects, fields and relationship paths must exist in ``describe()``; record Ids must
+        be well formed and carry the object's key prefix; values must fit their field's type
+        (length, number range, date format, boolean, picklist value, reference Id of the
+        right object); create/update may only set createable/updateable fields.
+
+        Args:
+            action: The action the model emitted.
+
+        Returns:
+            The action normalised: canonical object and field names, 18-character Ids,
+            values converted to the field's type, the SOQL cleaned.
+
+        Raises:
+            SoqlValidationError: The action does not fit the org; the message says what to
+                change (retryable).
+            SalesforceError: The object is unknown (retryable), the user may not perform
+                this kind of action, or fetching metadata failed (final).
+        """
+        if isinstance(action, QueryAction | SoqlQuery):
+            return QueryAction(soql=self.validate_soql(action.soql))
+        described, info = self._object(action.sobject)
+        if isinstance(action, DescribeAction):
+            return DescribeAction(action="describe", sobject=info.name)
+        prefix = self._key_prefix(info.name)
+        if isinstance(action, GetAction):
+            record_id = check_record_id(action.record_id, info.name, prefix)
+            fields: list[str] = []
+            for path in action.fields:
+                canonical = self._canonical_path(info, path)
+                if canonical.lower() not in {f.lower() for f in fields}:
+                    fields.append(canonical)
+            return GetAction(action="get", sobject=info.name, record_id=record_id, fields=fields)
+        if isinstance(action, CreateAction):
+            self._check_object_allows(described, "created", "createable")
+            values = self._check_values(info, action.values, kind="create")
+            return CreateAction(action="create", sobject=info.name, values=values)
+        if isinstance(action, UpdateAction):
+            self._check_object_allows(described, "updated", "updateable")
+            record_id = check_record_id(action.record_id, info.name, prefix)
+            values = self._check_values(info, action.values, kind="update")
+            return UpdateAction(
+                action="update", sobject=info.name, record_id=record_id, values=values
+            )
+        if isinstance(action, DeleteAction):
+            self._check_object_allows(described, "deleted", "deletable")
+            record_id = check_record_id(action.record_id, info.name, prefix)
+            return DeleteAction(action="delete", sobject=info.name, record_id=record_id)
+        raise SoqlValidationError(f"unknown action {getattr(action, 'action', action)!r}")
+
+    def preview(self, action: AnyAction | SoqlQuery) -> str:
+        """Describe exactly what an action will do, for a person to approve.
+
+        The action is validated first, so the preview shows the canonical field names and
+        the exact values that will be sent (text in double quotes, ``null`` clears a field).
+
+        Args:
+            action: The action to describe.
+
+        Returns:
+            A few lines of plain text naming the object, the Id and every field and value.
+
+        Raises:
+            SoqlValidationError: The action does not fit the org.
+            SalesforceError: Fetching metadata failed.
+        """
+        checked = self.validate_action(action)
+        if isinstance(checked, QueryAction):
+            return f"Run this read-only SOQL query:\n  {checked.soql}"
+        if isinstance(checked, DescribeAction):
+            return f"Describe the fields of {checked.sobject} (read-only)."
+        if isinstance(checked, GetAction):
+            shown = ", ".join(checked.fields) if checked.fields else "every field"
+            return f"Read {shown} of {checked.sobject} {checked.record_id} (read-only)."
+        if isinstance(checked, DeleteAction):
+            return (
+                f"DELETE the {checked.sobject} record {checked.record_id}.\n"
+                "The record goes to the Recycle Bin; records that depend on it may be "
+                "deleted with it."
+            )
+        values = checked.values if isinstance(checked, CreateAction | UpdateAction) else {}
+        width = max((len(k) for k in values), default=0)
+        lines = [f"  {k.ljust(width)} = {_show_value(v)}" for k, v in values.items()]
+        if isinstance(checked, CreateAction):
+            head = f"CREATE a new {checked.sobject} record with {len(values)} field(s):"
+        else:
+            assert isinstance(checked, UpdateAction)
+            head = (
+                f"UPDATE the {checked.sobject} record {checked.record_id}: set "
+                f"{len(values)} field(s), leaving the others unchanged:"
+            )
+        return "\n".join([head, *lines])
+
+    def run(self, action: AnyAction | SoqlQuery, *, row_limit: int = 100) -> ActionResult:
+        """Validate an action and perform it.
+
+        Queries go through ``query_all_iter``; get, create, update and delete through the
+        sobject REST API (a get with relationship paths becomes a SOQL query whose values
+        are escaped with ``format_soql``); describe returns one row per field. Approval of
+        writes is the caller's business: this method performs what it is given.
+
+        Args:
+            action: The action the model emitted.
+            row_limit: The most rows a query returns; one more is read to detect truncation.
+
+        Returns:
+            The result, with the time spent validating and in HTTP calls.
+
+        Raises:
+            SoqlValidationError: The action failed validation (nothing was sent).
+            SalesforceError: Salesforce rejected it (``retryable`` when the model can fix it)
+                or the call failed (final).
+        """
+        if row_limit < 1:
+            raise ValueError("row_limit must be at least 1")
+        started = time.perf_counter()
+        if isinstance(action, QueryAction | SoqlQuery):
+            cleaned, analysis = self._analyse(action.soql)
+            validation_s = time.perf_counter() - started
+            soql_result = self._run_soql(cleaned, analysis, row_limit)
+            return ActionResult(
+                action="query",
+                columns=soql_result.columns,
+                rows=soql_result.rows,
+                truncated=soql_result.truncated,
+                record_id=None,
+                elapsed_s=time.perf_counter() - started,
+                http_s=soql_result.elapsed_s,
+                validation_s=validation_s,
+            )
+        checked = self.validate_action(action)
+        assert not isinstance(checked, QueryAction)
+        validation_s = time.perf_counter() - started
+        http_started = time.perf_counter()
+        try:
+            columns, rows, record_id = self._perform(checked, row_limit)
+        except SalesforceError:
+            raise
+        except Exception as exc:
+            error = self._map_action_error(exc, checked)
+            logger.info("Salesforce %s failed (%s): %s", checked.action, error.code, error.message)
+            raise error from exc
+        http_s = time.perf_counter() - http_started
+        logger.debug("Salesforce %s on %s in %.3fs", checked.action, checked.sobject, http_s)
+        return ActionResult(
+            action=checked.action,
+            columns=columns,
+            rows=rows,
+            truncated=False,
+            record_id=record_id,
+            elapsed_s=time.perf_counter() - started,
+            http_s=http_s,
+            validation_s=validation_s,
+        )
+
+    def _perform(
+        self, action: AnyAction, row_limit: int
+    ) -> tuple[list[str], list[list[Any]], str | None]:
+        if isinstance(action, DescribeAction):
+            described = self.describe(action.sobject)
+            rows = [_describe_row(f) for f in described.get("fields") or []]
+            return ["name", "type", "picklist"], rows[:], None
+        assert not isinstance(action, QueryAction)
+        sobject = getattr(self._sf, action.sobject)
+        if isinstance(action, GetAction):
+            if any("." in f for f in action.fields):
+                soql = format_soql(
+                    "SELECT {:literal} FROM {:literal} WHERE Id = {}",
+                    ", ".join(action.fields),
+                    action.sobject,
+                    action.record_id,
+                )
+                records = self._fetch(soql, 1)
+                if not records:
+                    raise SalesforceError(
+                        f"no {action.sobject} with Id {action.record_id}; query for the Id first",
+                        retryable=True,
+                        code="NOT_FOUND",
+                    )
+                record: Mapping[str, Any] = records[0]
+            elif action.fields:
+                record = sobject.get(action.record_id, params={"fields": ",".join(action.fields)})
+            else:
+                record = sobject.get(action.record_id)
+            columns, rows = _table([record])
+            return columns, rows, action.record_id
+        if isinstance(action, CreateAction):
+            response = sobject.create(dict(action.values))
+            new_id = str(response.get("id")) if isinstance(response, Mapping) else None
+            return ["Id", *action.values], [[new_id, *action.values.values()]], new_id
+        if isinstance(action, UpdateAction):
+            sobject.update(action.record_id, dict(action.values))
+            return (
+                ["Id", *action.values],
+                [[action.record_id, *action.values.values()]],
+                action.record_id,
+            )
+        assert isinstance(action, DeleteAction)
+        sobject.delete(action.record_id)
+        return ["Id"], [[action.record_id]], action.record_id
+
+    def _map_action_error(self, exc: BaseException, action: AnyAction) -> SalesforceError:
+        error = self._map(exc)
+        record_id = getattr(action, "record_id", None)
+        if isinstance(exc, sf_exc.SalesforceResourceNotFound) and record_id:
+            return SalesforceError(
+                f"no {getattr(action, 'sobject', 'record')} with Id {record_id} (it may have "
+                "been deleted); query for the Id first",
+                retryable=True,
+                code="NOT_FOUND",
+            )
+        if error.message.startswith("Salesforce rejected the query"):
+            error.message = error.message.replace("the query", f"the {action.action}", 1)
+            error.args = (error.message,)
+        return error
 
 
 def _parse_error_message(exc: Exception, values: Mapping[int, _Value]) -> str:

@@ -17,6 +17,7 @@ import re
 import sqlite3
 import threading
 import time
+import unicodedata
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -30,11 +31,26 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.tokens import Token, TokenType
 
 if TYPE_CHECKING:
     import psycopg
 
 logger = logging.getLogger(__name__)
+
+
+class _CommandFallbackFilter(logging.Filter):
+    """Drop sqlglot's warning about statements it keeps as opaque commands.
+
+    :meth:`SqlDatabase.validate` rejects every such statement with its own message, so the
+    warning would only repeat, in the log, each hostile or malformed input it refused.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+logging.getLogger("sqlglot").addFilter(_CommandFallbackFilter())
 
 __all__ = [
     "Column",
@@ -44,8 +60,20 @@ __all__ = [
     "SqlExecutionError",
     "SqlToolError",
     "SqlValidationError",
+    "MAX_PAREN_DEPTH",
+    "MAX_QUERY_CHARS",
+    "MAX_SUBQUERY_DEPTH",
     "clean_sql",
 ]
+
+MAX_QUERY_CHARS = 8000
+"""Longest query accepted, in characters (a model writes a few hundred)."""
+
+MAX_PAREN_DEPTH = 24
+"""Deepest nesting of parentheses accepted (checked before parsing)."""
+
+MAX_SUBQUERY_DEPTH = 5
+"""Deepest nesting of SELECTs inside SELECTs accepted."""
 
 
 @dataclass(frozen=True)
@@ -175,9 +203,75 @@ _FORBIDDEN_FUNCTIONS = frozenset(
         "table_to_xml",
         "schema_to_xml",
         "database_to_xml",
+        "setseed",
+        "randomblob",
+        "zeroblob",
     }
 )
 _FORBIDDEN_FUNCTION_PREFIXES = ("pg_", "lo_", "dblink", "pragma_", "sqlite_")
+
+# Functions of other dialects that a model trained on them writes, with the way to say it here.
+_FOREIGN_FUNCTIONS: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "dateadd": "use date(column, '+N days')",
+        "datediff": "use julianday(a) - julianday(b)",
+        "date_trunc": "use strftime('%Y-%m', column)",
+        "getdate": "use date('now')",
+        "now": "use datetime('now')",
+        "len": "use length(...)",
+        "charindex": "use instr(text, part)",
+        "isnull": "use coalesce(...)",
+        "nvl": "use coalesce(...)",
+        "to_char": "use strftime(format, column)",
+        "year": "use strftime('%Y', column)",
+        "month": "use strftime('%m', column)",
+    },
+    "postgres": {
+        "dateadd": "use column + INTERVAL 'N days'",
+        "datediff": "subtract the dates: a - b",
+        "getdate": "use CURRENT_DATE or now()",
+        "len": "use length(...)",
+        "charindex": "use strpos(text, part)",
+        "isnull": "use coalesce(...)",
+        "nvl": "use coalesce(...)",
+        "ifnull": "use coalesce(...)",
+        "strftime": "use to_char(column, format)",
+        "julianday": "subtract the dates: a - b",
+        "year": "use EXTRACT(YEAR FROM column)",
+        "month": "use EXTRACT(MONTH FROM column)",
+    },
+}
+
+# A comment that contains a statement: text a reader (or another tool) might run.
+_HIDDEN_STATEMENT_RE = re.compile(
+    r";|\b(?:insert\s+into|update\s+\w+\s+set|delete\s+from|drop\s+(?:table|view|index|schema"
+    r"|database|trigger|function)|alter\s+(?:table|database|system)|create\s+(?:table|view|index"
+    r"|temp|temporary|trigger|function|extension|role|user)|truncate|attach|detach|pragma|vacuum"
+    r"|copy\s+\w+\s+(?:from|to)|grant|revoke|merge\s+into|commit|rollback|load_extension"
+    r"|pg_sleep|lo_import|lo_export|dblink)\b",
+    re.IGNORECASE,
+)
+
+# Greek letters by the Latin letter they look like (capital forms).
+_GREEK_LOOKALIKES = {
+    "ALPHA": "A",
+    "BETA": "B",
+    "EPSILON": "E",
+    "ZETA": "Z",
+    "ETA": "H",
+    "IOTA": "I",
+    "KAPPA": "K",
+    "MU": "M",
+    "NU": "N",
+    "OMICRON": "O",
+    "RHO": "P",
+    "TAU": "T",
+    "UPSILON": "Y",
+    "CHI": "X",
+}
+
+# Scripts whose letters look like Latin ones (homoglyphs).
+_LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC")
 
 _CLAUSE_NAMES = {
     "Where": "WHERE",
@@ -337,6 +431,208 @@ def _function_name(node: exp.Func) -> str:
 
 def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------------------------
+# Checks on the raw text and its tokens (before parsing)
+# --------------------------------------------------------------------------------------------
+
+
+def _char_label(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def _position(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"line {line}, column {col}"
+
+
+def _check_size(text: str, max_chars: int) -> None:
+    if len(text) > max_chars:
+        raise SqlValidationError(
+            f"query too long: {len(text)} characters, the limit is {max_chars}; "
+            "write one short SELECT"
+        )
+
+
+def _check_invisible_characters(text: str) -> None:
+    """Reject control, format (zero-width, bidi) and unusual space characters anywhere."""
+    for index, char in enumerate(text):
+        if char in "\t\n\r" or " " <= char <= "~":
+            continue
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp") or (
+            category == "Zs" and char != " "
+        ):
+            raise SqlValidationError(
+                f"invisible or control character {_char_label(char)} at "
+                f"{_position(text, index)}; remove it"
+            )
+
+
+def _ascii_skeleton(word: str) -> str:
+    """What ``word`` looks like in ASCII: NFKC folding, then accents and look-alikes dropped."""
+    folded = unicodedata.normalize("NFKC", word)
+    out: list[str] = []
+    for char in folded:
+        if char.isascii():
+            out.append(char)
+            continue
+        name = unicodedata.name(char, "")
+        last = name.rsplit(" ", 1)[-1]
+        last = _GREEK_LOOKALIKES.get(last, last)
+        if " LETTER " in f" {name} " and len(last) == 1 and last.isascii():
+            out.append(last if "CAPITAL" in name else last.lower())
+        else:
+            base = unicodedata.normalize("NFKD", char)[:1]
+            out.append(base if base.isascii() else "?")
+    return "".join(out)
+
+
+def _lookalike_in_string(value: str) -> str | None:
+    """Describe a homoglyph in a string literal: a letter of another script amid Latin ones."""
+    if value.isascii():
+        return None
+    folded = unicodedata.normalize("NFKC", value)
+    if folded != value:
+        changed = next(c for c in value if unicodedata.normalize("NFKC", c) != c)
+        return (
+            f"{_char_label(changed)} is a look-alike of `{unicodedata.normalize('NFKC', changed)}`"
+        )
+    for word in re.findall(r"\w+", value):
+        scripts = {unicodedata.name(c, "?").split(" ")[0] for c in word if c.isalpha()}
+        foreign = [s for s in scripts if s in _LOOKALIKE_SCRIPTS]
+        if foreign and "LATIN" in scripts:
+            char = next(
+                c for c in word if c.isalpha() and unicodedata.name(c, "").startswith(foreign[0])
+            )
+            return (
+                f"{_char_label(char)} in '{word}' mixes {foreign[0].lower()} and latin letters "
+                f"(did you mean '{_ascii_skeleton(word)}'?)"
+            )
+    return None
+
+
+def _check_comment(comment: str) -> None:
+    stripped = comment.strip()
+    if stripped.startswith(("!", "+")):
+        raise SqlValidationError(
+            "executable or hint comments (/*! ... */, /*+ ... */) are not allowed; remove them"
+        )
+    hidden = _HIDDEN_STATEMENT_RE.search(comment)
+    if hidden:
+        raise SqlValidationError(
+            f"a comment hides a statement (`{hidden.group(0).strip()}` in "
+            f"`{_shorten(stripped)}`); remove the comment"
+        )
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_STRING_TOKENS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING})
+
+
+def _check_tokens(
+    tokens: Sequence[Token], dialect: str, schema_names: set[str], max_paren_depth: int
+) -> None:
+    """Comments, look-alike characters, nesting depth and other dialects' syntax, per token."""
+    depth = 0
+    foreign = _FOREIGN_FUNCTIONS.get(dialect, {})
+    for index, token in enumerate(tokens):
+        for comment in token.comments:
+            _check_comment(comment)
+        kind = token.token_type
+        where = f"line {token.line}, column {token.col}"
+        if kind == TokenType.L_PAREN:
+            depth += 1
+            if depth > max_paren_depth:
+                raise SqlValidationError(
+                    f"query nested too deeply: more than {max_paren_depth} levels of "
+                    f"parentheses at {where}; flatten it with a CTE (WITH ...)"
+                )
+        elif kind == TokenType.R_PAREN:
+            depth -= 1
+        elif kind in _STRING_TOKENS:
+            problem = _lookalike_in_string(token.text)
+            if problem:
+                raise SqlValidationError(
+                    f"suspicious character in a text value at {where}: {problem}"
+                )
+        elif not token.text.isascii() and token.text.lower() not in schema_names:
+            char = next(c for c in token.text if not c.isascii())
+            raise SqlValidationError(
+                f"non-ASCII character {_char_label(char)} in `{token.text}` at {where}; "
+                f"write plain ASCII (`{_ascii_skeleton(token.text)}`)"
+            )
+        next_kind = tokens[index + 1].token_type if index + 1 < len(tokens) else None
+        if kind not in _STRING_TOKENS and next_kind == TokenType.L_PAREN:
+            hint = foreign.get(token.text.lower())
+            if hint:
+                raise SqlValidationError(
+                    f"`{token.text}(...)` at {where} is not {_DIALECT_NAMES[dialect]} SQL; {hint}"
+                )
+        if kind == TokenType.TOP or (kind == TokenType.VAR and token.text.upper() == "TOP"):
+            previous = tokens[index - 1].token_type if index else None
+            if previous in (TokenType.SELECT, TokenType.DISTINCT):
+                raise SqlValidationError(
+                    f"`SELECT TOP n` at {where} is not {_DIALECT_NAMES[dialect]} SQL; "
+                    "put LIMIT n at the end of the query"
+                )
+
+
+_DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+# --------------------------------------------------------------------------------------------
+# Checks on the parsed query
+# --------------------------------------------------------------------------------------------
+
+
+def _check_subquery_depth(statement: exp.Expr, max_depth: int) -> None:
+    deepest = 0
+    for select in statement.find_all(exp.Select):
+        depth = 0
+        node = select.parent
+        while node is not None:
+            if isinstance(node, exp.Select):
+                depth += 1
+            node = node.parent
+        deepest = max(deepest, depth)
+    if deepest > max_depth:
+        raise SqlValidationError(
+            f"subqueries nested {deepest} deep, the limit is {max_depth}; "
+            "use a CTE (WITH ...) or a JOIN instead"
+        )
+
+
+def _single_row(source: Scope) -> bool:
+    """Whether a derived table has at most one row (an aggregate without GROUP BY, LIMIT 1)."""
+    query = source.expression
+    if not isinstance(query, exp.Select):
+        return False
+    limit = query.args.get("limit")
+    if limit is not None:
+        value = limit.expression
+        if isinstance(value, exp.Literal) and value.is_int and int(value.name) <= 1:
+            return True
+    if query.args.get("group") is not None:
+        return False
+    return any(projection.find(exp.AggFunc) for projection in query.expressions)
+
+
+def _conjuncts(condition: exp.Expr | None) -> list[exp.Expr]:
+    if condition is None:
+        return []
+    if isinstance(condition, exp.Where | exp.Having):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        return list(condition.flatten())
+    return [condition]
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,6 +990,15 @@ class SqlDatabase:
             for name, columns in self._schema.tables.items()
         }
         self._values_cache: dict[tuple[str, str, int], list[Any] | None] = {}
+        self._schema_names: set[str] = set(self._lower_tables) | {
+            column for columns in self._lower_columns.values() for column in columns
+        }
+        self.max_query_chars = MAX_QUERY_CHARS
+        """Longest query :meth:`validate` accepts, in characters."""
+        self.max_paren_depth = MAX_PAREN_DEPTH
+        """Deepest parenthesis nesting :meth:`validate` accepts."""
+        self.max_subquery_depth = MAX_SUBQUERY_DEPTH
+        """Deepest SELECT-in-SELECT nesting :meth:`validate` accepts."""
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -748,6 +1053,12 @@ class SqlDatabase:
     def tables(self) -> dict[str, list[Column]]:
         """Return the live schema read at open: table name -> columns in table order."""
         return {name: list(columns) for name, columns in self._schema.tables.items()}
+
+    def foreign_keys(self) -> list[tuple[str, str, str, str]]:
+        """Return the live foreign keys as ``(table, column, ref_table, ref_column)``."""
+        return [
+            (fk.table, fk.column, fk.ref_table, fk.ref_column) for fk in self._schema.foreign_keys
+        ]
 
     def schema_text(self, *, sample_values: bool = False, max_values: int = 12) -> str:
         """Return a compact CREATE TABLE-like description of the schema for a model prompt.
@@ -834,14 +1145,22 @@ class SqlDatabase:
         text = clean_sql(sql)
         if not text:
             raise SqlValidationError("empty query; write one SELECT statement")
+        _check_size(text, self.max_query_chars)
+        _check_invisible_characters(text)
         try:
+            tokens = sqlglot.tokenize(text, read=dialect)
+            _check_tokens(tokens, dialect, self._schema_names, self.max_paren_depth)
             parsed = sqlglot.parse(text, read=dialect)
         except ParseError as err:
             raise SqlValidationError(_parse_error_message(err)) from err
         except TokenError as err:
             raise SqlValidationError(
-                "syntax error: the query cannot be tokenized; check for an unterminated string "
-                "or quoted name"
+                "syntax error: the query cannot be tokenized; check for an unterminated string, "
+                "quoted name or /* comment"
+            ) from err
+        except RecursionError as err:
+            raise SqlValidationError(
+                "query too complex to check (nested too deeply); write a simpler query"
             ) from err
         statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
         if not statements:
@@ -851,19 +1170,27 @@ class SqlDatabase:
                 f"only one SELECT statement is allowed; found {len(statements)} statements"
             )
         statement = statements[0]
-        self._check_statement(statement)
+        self._check_statement(statement, text)
+        _check_subquery_depth(statement, self.max_subquery_depth)
         self._check_tables(statement)
-        qualified = self._check_columns(statement, dialect)
+        try:
+            qualified = self._check_columns(statement, dialect)
+        except RecursionError as err:
+            raise SqlValidationError(
+                "query too complex to check (nested too deeply); write a simpler query"
+            ) from err
         _check_set_operation_order(statement)
+        if qualified is not None:
+            self._check_cartesian(qualified)
         if dialect == self.dialect:
             return text
         target = qualified if qualified is not None else statement
         return target.sql(dialect=self.dialect)
 
-    def _check_statement(self, statement: exp.Expr) -> None:
+    def _check_statement(self, statement: exp.Expr, text: str) -> None:
         if not isinstance(statement, _ALLOWED_ROOTS):
             raise SqlValidationError(
-                f"only SELECT queries are allowed, not {_statement_kind(statement)}"
+                f"only SELECT queries are allowed, not {_statement_kind(statement, text)}"
             )
         for node in statement.walk():
             for node_type, label in _FORBIDDEN_NODES:
@@ -926,6 +1253,79 @@ class SqlDatabase:
             return None
         _drop_generated_aliases(qualified)
         return qualified
+
+    def _check_cartesian(self, qualified: exp.Expr) -> None:
+        """Reject a FROM clause whose tables are not all tied together by a join condition.
+
+        Sources count as joined when an ON / USING / WHERE conjunct names columns of both.
+        A derived table of at most one row (an aggregate without GROUP BY, LIMIT 1) may be
+        cross-joined freely.
+        """
+        try:
+            scopes = traverse_scope(qualified)
+        except Exception:  # noqa: BLE001 - the qualifier already accepted the query
+            return
+        for scope in scopes:
+            select = scope.expression
+            if not isinstance(select, exp.Select):
+                continue
+            names: dict[str, str | None] = {}  # alias -> base table (None: derived)
+            for alias, (_node, source) in scope.selected_sources.items():
+                if isinstance(source, exp.Table):
+                    if not isinstance(source.this, exp.Identifier):
+                        continue  # a table-valued function such as json_each(...)
+                    names[alias] = self._lower_tables.get(source.name.lower(), source.name)
+                elif isinstance(source, Scope) and not _single_row(source):
+                    names[alias] = None
+            if len(names) < 2:
+                continue
+            parent = {alias: alias for alias in names}
+
+            def find(alias: str, parent: dict[str, str] = parent) -> str:
+                while parent[alias] != alias:
+                    alias = parent[alias]
+                return alias
+
+            conditions = _conjuncts(select.args.get("where"))
+            for join in select.args.get("joins") or []:
+                conditions += _conjuncts(join.args.get("on"))
+                if join.args.get("using") or join.args.get("method") == "NATURAL":
+                    joined = join.this.alias_or_name
+                    if joined in parent:
+                        for alias in names:
+                            parent[find(alias)] = find(joined)
+            for condition in conditions:
+                tied = sorted({c.table for c in condition.find_all(exp.Column)} & names.keys())
+                for alias in tied[1:]:
+                    parent[find(alias)] = find(tied[0])
+            groups: dict[str, list[str]] = {}
+            for alias in names:
+                groups.setdefault(find(alias), []).append(alias)
+            if len(groups) > 1:
+                first, second = (group[0] for group in list(groups.values())[:2])
+                raise SqlValidationError(self._cartesian_message(first, second, names))
+
+    def _cartesian_message(self, first: str, second: str, names: dict[str, str | None]) -> str:
+        def label(alias: str) -> str:
+            table = names[alias]
+            return f"`{table}`" if table == alias or table is None else f"`{table}` (`{alias}`)"
+
+        message = (
+            f"cartesian product: {label(first)} and {label(second)} are not joined, so every "
+            "row of one is paired with every row of the other"
+        )
+        left, right = names[first], names[second]
+        for fk in self._schema.foreign_keys:
+            for a, b, alias_a, alias_b in (
+                (left, right, first, second),
+                (right, left, second, first),
+            ):
+                if fk.table == a and fk.ref_table == b:
+                    return (
+                        f"{message}; add a join condition, e.g. "
+                        f"ON {alias_a}.{fk.column} = {alias_b}.{fk.ref_column}"
+                    )
+        return f"{message}; add JOIN ... ON with the matching columns"
 
     # ---------------------------------------------------------------- column diagnostics
 
@@ -1158,13 +1558,12 @@ class SqlDatabase:
         return f"{text}\nLIMIT {limit}"
 
 
-def _statement_kind(statement: exp.Expr) -> str:
-    if isinstance(statement, exp.Command):
-        return str(statement.this).upper()
+def _statement_kind(statement: exp.Expr, text: str) -> str:
     for node_type, label in _FORBIDDEN_NODES:
-        if isinstance(statement, node_type):
+        if isinstance(statement, node_type) and node_type is not exp.Command:
             return label
-    return statement.key.upper()
+    first = re.match(r"\s*([A-Za-z_]+)", re.sub(r"(?s)/\*.*?\*/|--[^\n]*", " ", text))
+    return first.group(1).upper() if first else statement.key.upper()
 
 
 def _drop_generated_aliases(tree: exp.Expr) -> None:

@@ -29,7 +29,8 @@ def run_cli(
 def test_help_explains_every_command() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for word in ("setup", "ask", "resume", "history", "SLM_BACKEND", "exit status"):
+    for word in ("setup", "ask", "resume", "approve", "reject", "sandbox", "history",
+                 "SLM_BACKEND", "exit status"):
         assert word in result.stdout
     ask = run_cli("ask", "--help")
     assert ask.returncode == 0 and "--thread" in ask.stdout and "--json" in ask.stdout
@@ -59,6 +60,8 @@ def test_ask_json_on_the_embedded_model(demo_db: Path, tmp_path: Path, base_mode
         (("ask", "-"), "   ", "the request is empty"),
         (("resume", "no-such-thread"), None, "no thread 'no-such-thread'"),
         (("history", "no-such-thread"), None, "no thread 'no-such-thread'"),
+        (("approve", "no-such-thread"), None, "has no write waiting for approval"),
+        (("reject", "no-such-thread", "--reason", "x"), None, "has no write waiting"),
         (("ask", "--backend", "gpu", "hi"), None, "invalid choice"),
     ],
 )

@@ -1,0 +1,148 @@
+"""The SQL grammar built from the live schema, and how the node chooses its decoding."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from graph.context import Context
+from nodes.sql import sql_decoding, sql_grammar, write_and_run_sql
+from nodes.support import Timer
+from runtime.embedded import EmbeddedChatModel
+from runtime.errors import SchemaGrammarError
+from tests.fakes import ScriptedChatModel
+from tools.sql import SqlDatabase
+from tools.sql_grammar import select_grammar
+
+
+def rules(grammar: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    name = ""
+    for line in grammar.splitlines():
+        match = re.match(r"^([a-z0-9-]+) ::= (.*)$", line)
+        if match:
+            name = match.group(1)
+            found[name] = match.group(2)
+        elif line.startswith("  ") and name:
+            found[name] += " " + line.strip()
+    return found
+
+
+def test_grammar_lists_the_live_tables_and_their_columns(demo_db: Path) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grammar = sql_grammar(database, "sqlite")
+        tables = database.tables()
+    found = rules(grammar)
+    assert found["root"].startswith('"SELECT "')
+    assert set(re.findall(r'"([a-z_]+)"', found["table"])) == set(tables)
+    for index, (table, columns) in enumerate(tables.items()):
+        assert f'"{table}." columns-{index}' in found["qualified"]
+        listed = set(re.findall(r'"([a-z_]+)"', found[f"columns-{index}"]))
+        assert listed == {column.name for column in columns}
+    bare = set(re.findall(r'"([a-z_]+)"', found["bare"]))
+    assert bare == {column.name for columns in tables.values() for column in columns}
+
+
+def test_grammar_has_no_way_to_write_other_statements(demo_db: Path) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grammar = sql_grammar(database, "sqlite")
+    literals = " ".join(re.findall(r'"((?:[^"\\]|\\.)*)"', grammar)).upper()
+    for word in ("DELETE", "UPDATE", "INSERT", "DROP", "PRAGMA", "ATTACH", "UNION", ";--", "/*"):
+        assert word not in literals
+    # Text values cannot end the string early, and there is exactly one statement.
+    assert "[^'\\n\\\\]" in grammar
+    assert rules(grammar)["root"].endswith('";"?')
+
+
+def test_grammar_quotes_odd_names_and_escapes_literals() -> None:
+    grammar = select_grammar({"Order Lines": ["qty", 'we"ird'], "t": ["a"]})
+    assert '"\\"Order Lines\\"."' in grammar
+    assert '"\\"we\\"\\"ird\\""' in grammar
+
+
+def test_grammar_dialects_and_errors() -> None:
+    tables = {"t": ["a", "b"]}
+    assert "strftime" in select_grammar(tables, "sqlite")
+    postgres = select_grammar(tables, "postgres")
+    assert "strftime" not in postgres and "EXTRACT(" in postgres
+    assert select_grammar(tables) is select_grammar(dict(tables))  # cached per schema
+    with pytest.raises(ValueError, match="no tables"):
+        select_grammar({})
+    with pytest.raises(ValueError, match="has no columns"):
+        select_grammar({"t": []})
+    with pytest.raises(ValueError, match="no SQL grammar for dialect"):
+        select_grammar(tables, "mysql")
+
+
+class RecordingEmbeddedModel(EmbeddedChatModel):
+    """An EmbeddedChatModel that never loads llama.cpp: it records kwargs and answers fixed text."""
+
+    reply: str = "SELECT COUNT(*) FROM customers;"
+    seen: list[dict[str, Any]] = []
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.seen.append(dict(kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])
+
+
+@pytest.mark.parametrize(("decoding", "grammar_sent"), [("grammar", True), ("free", False)])
+def test_node_passes_the_grammar_to_the_embedded_model(
+    demo_db: Path, decoding: str, grammar_sent: bool
+) -> None:
+    model = RecordingEmbeddedModel(model_path="unused.gguf", seen=[])
+    context = Context(backend="embedded", database_url=str(demo_db), sql_decoding=decoding)
+    with SqlDatabase.open(str(demo_db)) as database:
+        answer = write_and_run_sql(model, database, "How many customers?", context, Timer())
+        expected = sql_grammar(database, "sqlite")
+    assert answer.decoding == decoding
+    assert answer.result is not None and answer.result.rows == [[200]]
+    assert ("grammar" in model.seen[0]) is grammar_sent
+    if grammar_sent:
+        assert model.seen[0]["grammar"] == expected
+
+
+def test_other_backends_fall_back_to_free_decoding_and_say_so_once(
+    demo_db: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("nodes.sql._free_fallback_logged", set())
+    context = Context(backend="embedded", database_url=str(demo_db), sql_decoding="grammar")
+    model = ScriptedChatModel.of(["SELECT COUNT(*) FROM orders"], repeat_last=True)
+    with caplog.at_level(logging.INFO, logger="nodes.sql"):
+        assert sql_decoding(model, context) == "free"
+        assert sql_decoding(model, context) == "free"
+        with SqlDatabase.open(str(demo_db)) as database:
+            answer = write_and_run_sql(model, database, "How many orders?", context, Timer())
+    assert answer.decoding == "free" and answer.result is not None
+    fallbacks = [r for r in caplog.records if "needs the embedded backend" in r.message]
+    assert len(fallbacks) == 1 and "ScriptedChatModel" in fallbacks[0].message
+    assert all("grammar" not in kwargs for _, kwargs in model.calls)
+
+
+def test_sql_decoding_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLM_SQL_DECODING", "free")
+    assert Context().sql_decoding == "free"
+    with pytest.raises(ValueError, match="unknown SQL decoding 'beam'"):
+        Context(sql_decoding="beam")
+
+
+def test_embedded_model_refuses_format_and_grammar_together() -> None:
+    model = EmbeddedChatModel(model_path="unused.gguf")
+    with pytest.raises(ValueError, match="either format= or grammar="):
+        model.invoke("hi", format="json", grammar='root ::= "a"')
+    with pytest.raises(TypeError, match="grammar must be GBNF text"):
+        model.invoke("hi", grammar={"type": "object"})
+    with pytest.raises(SchemaGrammarError, match="empty GBNF grammar"):
+        model.invoke("hi", grammar="  ")  # llama.cpp would decode it unconstrained
