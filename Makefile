@@ -6,13 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_REQUEST ?= How many products are in each category? Then summarise the result. How many leads are rated Hot in Salesforce?
 
-.PHONY: help install setup demo test test-unit test-ollama lint bench studio clean
+.PHONY: help install setup demo test test-unit test-ollama test-durability lint bench load studio clean
 
 help:
 	@echo "make demo    install, set up, run one multi-part request on the embedded model"
 	@echo "make test    install, set up, run every test (unit + integration)"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   latency / overhead figures on the embedded runtime"
+	@echo "make load    concurrent-request throughput / latency / memory"
 	@echo "make studio  serve the graph to LangGraph Studio (langgraph dev)"
 
 # pip keeps the llama-cpp-python wheel it builds in its cache, so the ~6 minute
@@ -50,8 +51,16 @@ lint: install
 
 bench: setup
 	$(BIN)/python -m evals.bench
+	$(BIN)/python -m evals.sql_bench
 	$(BIN)/python -m evals.ollama_bench
 	$(BIN)/python -m evals.salesforce_bench --model
+
+load: setup
+	$(BIN)/python -m evals.load_test
+
+test-durability: setup
+	$(BIN)/pytest -q tests/integration/test_durability_processes.py tests/integration/test_faults.py \
+	  tests/integration/test_concurrency_async.py tests/integration/test_durability_checkpoint_size.py
 
 studio: setup
 	$(BIN)/langgraph dev --no-browser

@@ -14,11 +14,12 @@ Example::
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, StateSnapshot
 
 from graph.builder import compile_graph
-from graph.checkpoint import open_async_checkpointer, open_checkpointer
+from graph.checkpoint import WriteJournal, open_async_checkpointer, open_checkpointer
 from graph.context import Context
 from graph.state import RouteInfo, SubTask, TaskResult
 
@@ -41,6 +42,20 @@ class ThreadNotFoundError(LookupError):
 
 class NothingToApproveError(LookupError):
     """The thread has no write waiting for approval (or not the one named)."""
+
+
+class BusyError(RuntimeError):
+    """The dispatcher already has ``max_in_flight`` runs in progress; try again later.
+
+    Raised at once, before anything is checkpointed: the request was not started.
+    """
+
+    def __init__(self, in_flight: int) -> None:
+        super().__init__(
+            f"busy: {in_flight} runs already in progress (max_in_flight={in_flight}, "
+            "SLM_MAX_IN_FLIGHT); retry later or raise the bound"
+        )
+        self.in_flight = in_flight
 
 
 class RunFailedError(RuntimeError):
@@ -100,6 +115,51 @@ class HistoryEntry:
 
 def _config(thread_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id}}
+
+
+def _with_journal(
+    context: Context | None, checkpoint_url: str | None, data_dir: Path | None
+) -> Context:
+    """``context`` with the write journal beside the checkpoints (unless it brings one)."""
+    context = context or Context()
+    if context.write_journal is not None:
+        return context
+    journal = WriteJournal.for_checkpoints(checkpoint_url, data_dir=data_dir)
+    return replace(context, write_journal=journal)
+
+
+def _approved_before_crash(
+    snapshot: StateSnapshot, thread_id: str, journal: Any
+) -> Command[Any] | None:
+    """Re-issue approvals that a crash lost, as the write journal proves them.
+
+    An approval reaches the checkpoint only with the step that performs the write; a
+    process killed inside that step leaves the thread paused again. The journal holds a
+    ``started`` record only for approved writes, so such a write is approved again (and the
+    journal then makes sure it is not performed twice).
+    """
+    if journal is None or not snapshot.interrupts:
+        return None
+    started = journal.started_tasks(thread_id)
+    ids = [
+        item.id
+        for task in snapshot.tasks
+        if task.name == "approve_write" and f"approve_write:{task.id}" in started
+        for item in task.interrupts
+    ]
+    if not ids:
+        return None
+    return Command(resume={i: {"approved": True, "by": "write journal"} for i in ids})
+
+
+def _finished(snapshot: StateSnapshot) -> bool:
+    """True when nothing is left to run.
+
+    ``snapshot.next`` alone is not enough: when a process dies after a step's tasks saved
+    their writes but before the step's checkpoint was saved, the tasks show results and
+    ``next`` is empty, yet their writes still have to be applied and the graph run on.
+    """
+    return not snapshot.next and not snapshot.tasks
 
 
 def _pending(snapshot: StateSnapshot) -> list[dict[str, Any]]:
@@ -164,6 +224,7 @@ class Dispatcher:
         """Compile the graph with ``checkpointer``; ``context`` defaults to ``Context()``."""
         self.graph = compile_graph(checkpointer)
         self.context = context or Context()
+        self._slots = threading.BoundedSemaphore(self.context.max_in_flight)
 
     @classmethod
     @contextmanager
@@ -179,9 +240,17 @@ class Dispatcher:
         See :func:`graph.checkpoint.open_checkpointer` for what the URL may name.
         """
         with open_checkpointer(checkpoint_url, data_dir=data_dir) as saver:
-            yield cls(saver, context)
+            yield cls(saver, _with_journal(context, checkpoint_url, data_dir))
 
     def _run(self, payload: Any, thread_id: str, on_step: StepCallback | None) -> RunResult:
+        if not self._slots.acquire(blocking=False):
+            raise BusyError(self.context.max_in_flight)
+        try:
+            return self._run_now(payload, thread_id, on_step)
+        finally:
+            self._slots.release()
+
+    def _run_now(self, payload: Any, thread_id: str, on_step: StepCallback | None) -> RunResult:
         started = time.perf_counter()
         try:
             for chunk in self.graph.stream(
@@ -207,10 +276,13 @@ class Dispatcher:
         snapshot = self.graph.get_state(_config(thread_id))
         if not snapshot.values and not snapshot.next:
             raise ThreadNotFoundError(f"no thread {thread_id!r} in the checkpoint store")
-        if not snapshot.next:
+        if _finished(snapshot):
             return _result(thread_id, snapshot, 0.0)
         if snapshot.interrupts:
-            return _result(thread_id, snapshot, 0.0)
+            again = _approved_before_crash(snapshot, thread_id, self.context.write_journal)
+            if again is None:
+                return _result(thread_id, snapshot, 0.0)
+            return self._run(again, thread_id, on_step)
         return self._run(None, thread_id, on_step)
 
     def approve(
@@ -264,9 +336,15 @@ class AsyncDispatcher:
     def __init__(
         self, checkpointer: BaseCheckpointSaver | None = None, context: Context | None = None
     ) -> None:
-        """Compile the graph with an async-capable ``checkpointer``."""
+        """Compile the graph with an async-capable ``checkpointer``.
+
+        At most ``context.max_in_flight`` runs are accepted at once; the rest fail at once
+        with ``BusyError``. Runs on the embedded backend share one model per process and
+        take turns on it (one lock per loaded model), so accepted runs queue there.
+        """
         self.graph = compile_graph(checkpointer)
         self.context = context or Context()
+        self._in_flight = 0
 
     @classmethod
     @asynccontextmanager
@@ -279,9 +357,26 @@ class AsyncDispatcher:
     ) -> AsyncIterator[AsyncDispatcher]:
         """An async dispatcher over the checkpointer named by ``checkpoint_url``."""
         async with open_async_checkpointer(checkpoint_url, data_dir=data_dir) as saver:
-            yield cls(saver, context)
+            yield cls(saver, _with_journal(context, checkpoint_url, data_dir))
+
+    @property
+    def in_flight(self) -> int:
+        """Runs in progress now."""
+        return self._in_flight
 
     async def _run(self, payload: Any, thread_id: str, on_step: StepCallback | None) -> RunResult:
+        # One event loop: check-and-increment cannot interleave with another coroutine.
+        if self._in_flight >= self.context.max_in_flight:
+            raise BusyError(self.context.max_in_flight)
+        self._in_flight += 1
+        try:
+            return await self._run_now(payload, thread_id, on_step)
+        finally:
+            self._in_flight -= 1
+
+    async def _run_now(
+        self, payload: Any, thread_id: str, on_step: StepCallback | None
+    ) -> RunResult:
         started = time.perf_counter()
         try:
             async for chunk in self.graph.astream(
@@ -307,10 +402,13 @@ class AsyncDispatcher:
         snapshot = await self.graph.aget_state(_config(thread_id))
         if not snapshot.values and not snapshot.next:
             raise ThreadNotFoundError(f"no thread {thread_id!r} in the checkpoint store")
-        if not snapshot.next:
+        if _finished(snapshot):
             return _result(thread_id, snapshot, 0.0)
         if snapshot.interrupts:
-            return _result(thread_id, snapshot, 0.0)
+            again = _approved_before_crash(snapshot, thread_id, self.context.write_journal)
+            if again is None:
+                return _result(thread_id, snapshot, 0.0)
+            return await self._run(again, thread_id, on_step)
         return await self._run(None, thread_id, on_step)
 
     async def approve(

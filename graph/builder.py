@@ -7,9 +7,14 @@ checkpointer for LangGraph Studio, which supplies its own.
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
+import requests
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
 
 from graph.context import Context
 from graph.state import InputState, State, TaskInput
@@ -22,6 +27,40 @@ from nodes.summarize import summarize_content
 SPECIALIST_NODES = ("sql", "salesforce", "summarize")
 
 
+def is_transient(exc: Exception) -> bool:
+    """True for faults that go away on their own, worth running the node again for.
+
+    Transient: SQLite ``database is locked`` / ``busy``; a PostgreSQL connection lost or
+    refused (``psycopg.OperationalError``); a dropped or timed-out HTTP connection. Not
+    transient (a retry would fail the same way): everything else, including validation
+    errors, a missing model file, and ``BackendError`` (the runtime already retries Ollama's
+    resets and 5xx; what reaches a node is final and becomes a failed sub-task there).
+    """
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    return isinstance(
+        exc,
+        psycopg.OperationalError
+        | requests.ConnectionError
+        | requests.Timeout
+        | ConnectionError
+        | TimeoutError,
+    )
+
+
+RETRY_POLICY = RetryPolicy(
+    initial_interval=0.2,
+    backoff_factor=2.0,
+    max_interval=5.0,
+    max_attempts=3,
+    retry_on=is_transient,
+)
+"""Every node's retry policy: three attempts, 0.2 s then 0.4 s apart, transient faults only.
+
+Retrying ``approve_write`` is safe: the write journal makes the write exactly-once."""
+
+
 def build_graph() -> StateGraph[State, Context, InputState, State]:
     """Wire router → specialists (fan-out with ``Send``) → advance → … → respond.
 
@@ -29,24 +68,32 @@ def build_graph() -> StateGraph[State, Context, InputState, State]:
     which pauses the thread with ``interrupt()`` until a human decides.
     """
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
-    builder.add_node("router", route_request)
+    builder.add_node("router", route_request, retry_policy=RETRY_POLICY)
     # Specialists take a TaskInput (sent with Send), not the graph state; langgraph's
     # overloads do not express a Runtime-taking node with its own input schema.
-    builder.add_node("sql", answer_with_sql, input_schema=TaskInput)  # type: ignore[call-overload]
+    builder.add_node(
+        "sql",
+        answer_with_sql,
+        input_schema=TaskInput,
+        retry_policy=RETRY_POLICY,
+    )  # type: ignore[call-overload]
     builder.add_node(
         "salesforce",
         answer_with_salesforce,
         input_schema=TaskInput,
+        retry_policy=RETRY_POLICY,
     )  # type: ignore[call-overload]
     builder.add_node(
         "summarize",
         summarize_content,
         input_schema=TaskInput,
+        retry_policy=RETRY_POLICY,
     )  # type: ignore[call-overload]
     builder.add_node(
         "approve_write",
         perform_approved_write,
         input_schema=TaskInput,
+        retry_policy=RETRY_POLICY,
     )  # type: ignore[call-overload]
     builder.add_node("advance", advance_plan)
     builder.add_node("respond", compose_answer)

@@ -111,6 +111,18 @@ class Context:
     """A connected ``tools.salesforce.SalesforceClient`` to use instead of connecting from the
     environment's credentials. For tests and services that manage the connection."""
 
+    write_journal: Any | None = None
+    """A ``graph.checkpoint.WriteJournal`` that makes approved Salesforce writes exactly-once
+    across crashes (a write-ahead record beside the checkpoints). ``Dispatcher.open`` sets it
+    to the checkpoint store's database; None performs writes without a journal."""
+
+    max_in_flight: int = field(
+        default_factory=lambda: int(os.environ.get("SLM_MAX_IN_FLIGHT", "32"))
+    )
+    """Most runs one ``AsyncDispatcher`` accepts at once (running or queued for the model);
+    past it a call fails at once with ``BusyError`` instead of queueing without bound.
+    Env: SLM_MAX_IN_FLIGHT."""
+
     chat_models: Mapping[str, Any] | None = None
     """Chat models to use instead of the runtime's, by specialist name (``router``, ``sql``,
     ``salesforce``, ``summarize``). For tests and services that bring their own models."""
@@ -146,3 +158,5 @@ class Context:
             raise ValueError("max_repairs must be 0 or more")
         if self.row_limit < 1:
             raise ValueError("row_limit must be at least 1")
+        if self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1 (SLM_MAX_IN_FLIGHT)")

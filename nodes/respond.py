@@ -31,7 +31,8 @@ def compose_answer(state: State) -> dict[str, Any]:
         indented = "\n".join("    " + line for line in body.splitlines())
         sections.append(f"{header}\n{indented}")
     failed = sum(1 for r in state.results if r["status"] != "ok")
-    summary = f"{len(state.plan)} sub-task(s), {len(state.plan) - failed} answered" + (
-        f", {failed} not answered." if failed else "."
+    done = len(state.plan) - failed
+    summary = f"{len(state.plan)} sub-task(s): {done} completed with validated output" + (
+        f", {failed} not completed." if failed else "."
     )
     return {"answer": summary + "\n\n" + "\n\n".join(sections)}

@@ -7,19 +7,33 @@ update, delete) stops there with status ``awaiting_approval`` unless the context
 pre-approves it; ``perform_approved_write`` then pauses the graph with ``interrupt()``,
 showing exactly what will be written, and performs the write only on an explicit
 approval. Because the write happens in its own node after the approval, resuming the
-thread never generates the action again nor performs the write twice.
+thread never generates the action again.
+
+Exactly once across crashes: a process can die after Salesforce accepted the write but
+before the step's checkpoint was saved, and the resumed step would send it again. With a
+``graph.checkpoint.WriteJournal`` in the context (``Dispatcher.open`` provides one) the
+write goes through ``_perform_once``: a ``started`` record keyed by thread, graph task and
+action hash is written before the HTTP call and ``done`` (with the record Id) after it. On
+resume, ``done`` returns the recorded Id without calling Salesforce; ``started`` first looks
+in the org for the write's effect (``find_performed``) and sends the write only if it is
+not there.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import logging
 import threading
 import time
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from simple_salesforce import format_soql
 
 from graph.context import Context
 from graph.state import Attempt, SubTask, TaskInput, TaskResult
@@ -31,14 +45,23 @@ from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarErr
 from tools.salesforce import (
     ActionRequest,
     ActionResult,
+    AnyAction,
+    CreateAction,
+    DeleteAction,
+    GetAction,
+    QueryAction,
     SalesforceClient,
     SalesforceCredentials,
     SalesforceError,
+    UpdateAction,
     is_write,
     missing_credentials_message,
 )
 
 logger = logging.getLogger(__name__)
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""Margin between our clock and the org's when looking for a create that was not recorded."""
 
 _clients: dict[SalesforceCredentials, SalesforceClient] = {}
 _clients_lock = threading.Lock()
@@ -211,7 +234,7 @@ def perform_approved_write(task_input: TaskInput, runtime: Runtime[Context]) -> 
         client = client_for(runtime.context)
         action = ActionRequest.model_validate({"action": pending["action"]}).action
         action = client.validate_action(action)
-        outcome = client.run(action)
+        outcome = _perform_once(client, action, runtime.context.write_journal)
     except SalesforceError as exc:
         record = make_result(
             task,
@@ -225,3 +248,98 @@ def perform_approved_write(task_input: TaskInput, runtime: Runtime[Context]) -> 
     finally:
         timer.add("tool", since)
     return {"results": [_outcome(task, outcome, timer, pending["action"], attempts)]}
+
+
+def write_key(thread_id: str, task: str, action: AnyAction) -> str:
+    """The journal key of one approved write: thread, graph task and action, hashed."""
+    body = json.dumps(action.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(f"{thread_id}\x00{task}\x00{body}".encode()).hexdigest()
+
+
+def _recorded(action: AnyAction, record_id: str | None) -> ActionResult:
+    """The result of a write the journal (or a look-up in the org) shows was performed."""
+    values = dict(getattr(action, "values", {}) or {})
+    return ActionResult(
+        action=action.action,
+        columns=["Id", *values],
+        rows=[[record_id, *values.values()]],
+        truncated=False,
+        record_id=record_id,
+        elapsed_s=0.0,
+        http_s=0.0,
+        validation_s=0.0,
+    )
+
+
+def find_performed(
+    client: SalesforceClient, action: AnyAction, started_at: str
+) -> ActionResult | None:
+    """Look in the org for the effect of a write whose outcome was not recorded.
+
+    Create: a record of the object with exactly the written values, created since the
+    journal's ``started`` record (less a margin for clock skew). Update: the record already
+    holds every written value. Delete: the record is gone.
+
+    Returns:
+        The write's result when its effect is found, else None (it was not performed).
+    """
+    if isinstance(action, CreateAction):
+        since = dt.datetime.fromisoformat(started_at) - CLOCK_SKEW
+        clauses = [format_soql(f"{name} = {{}}", value) for name, value in action.values.items()]
+        clauses.append(f"CreatedDate >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        soql = f"SELECT Id FROM {action.sobject} WHERE {' AND '.join(clauses)} "
+        soql += "ORDER BY CreatedDate LIMIT 1"
+        found = client.run(QueryAction(soql=soql))
+        return _recorded(action, str(found.rows[0][0])) if found.rows else None
+    if isinstance(action, UpdateAction):
+        fields = list(action.values)
+        current = client.run(
+            GetAction(
+                action="get", sobject=action.sobject, record_id=action.record_id, fields=fields
+            )
+        )
+        held = dict(zip(current.columns, current.rows[0], strict=False)) if current.rows else {}
+        same = all(held.get(k) == v for k, v in action.values.items())
+        return _recorded(action, action.record_id) if same else None
+    if isinstance(action, DeleteAction):
+        try:
+            client.run(
+                GetAction(
+                    action="get", sobject=action.sobject, record_id=action.record_id, fields=["Id"]
+                )
+            )
+        except SalesforceError as exc:
+            if exc.code == "NOT_FOUND":
+                return _recorded(action, action.record_id)
+            raise
+    return None
+
+
+def _perform_once(client: SalesforceClient, action: AnyAction, journal: Any) -> ActionResult:
+    """Perform an approved write exactly once, even across a crash, when a journal is set.
+
+    Order: look the key up; ``done`` → the recorded result, no HTTP; ``started`` → look in
+    the org for the write's effect (the process died after the HTTP call); otherwise record
+    ``started``, send the write, record ``done`` with the new Id.
+    """
+    if journal is None:
+        return client.run(action)
+    config = get_config().get("configurable", {})
+    thread_id = str(config.get("thread_id", ""))
+    task = str(config.get("checkpoint_ns", ""))
+    key = write_key(thread_id, task, action)
+    entry = journal.lookup(key)
+    if entry is not None and entry["state"] == "done":
+        logger.info("write %s already performed (journal): %s", key[:12], entry["record_id"])
+        return _recorded(action, entry["record_id"])
+    if entry is not None:
+        found = find_performed(client, action, entry["started_at"])
+        if found is not None:
+            logger.warning("write %s was performed before a crash: %s", key[:12], found.record_id)
+            journal.finish(key, found.record_id)
+            return found
+    else:
+        journal.begin(key, thread_id=thread_id, task=task, action=action.model_dump_json())
+    outcome = client.run(action)
+    journal.finish(key, outcome.record_id)
+    return outcome

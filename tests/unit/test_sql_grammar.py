@@ -35,36 +35,55 @@ def rules(grammar: str) -> dict[str, str]:
     return found
 
 
-def test_grammar_lists_the_live_tables_and_their_columns(demo_db: Path) -> None:
+def test_grammar_scopes_columns_to_their_table_and_joins_to_foreign_keys(demo_db: Path) -> None:
     with SqlDatabase.open(str(demo_db)) as database:
         grammar = sql_grammar(database, "sqlite")
         tables = database.tables()
+        foreign_keys = database.foreign_keys()
     found = rules(grammar)
-    assert found["root"].startswith('"SELECT "')
-    assert set(re.findall(r'"([a-z_]+)"', found["table"])) == set(tables)
+    assert set(re.findall(r'"([a-z_]+)"', found["from-table"])) == set(tables)
     for index, (table, columns) in enumerate(tables.items()):
-        assert f'"{table}." columns-{index}' in found["qualified"]
-        listed = set(re.findall(r'"([a-z_]+)"', found[f"columns-{index}"]))
+        # One single-table branch per table, whose columns are that table's only.
+        assert f'" FROM " "{table}" clauses-t{index}' in found["root"]
+        listed = set(re.findall(r'"([a-z_]+)"', found[f"columns-t{index}"]))
         assert listed == {column.name for column in columns}
-    bare = set(re.findall(r'"([a-z_]+)"', found["bare"]))
-    assert bare == {column.name for columns in tables.values() for column in columns}
+        assert found[f"col-t{index}"] == f'"{table}."? columns-t{index}'
+        assert f'"{table}." columns-t{index}' in found["col-j"]
+    joins = set(re.findall(r'" JOIN ([^"]+)"', found["join"]))
+    assert len(joins) == 2 * len(foreign_keys)
+    for table, column, ref_table, ref_column in foreign_keys:
+        assert f"{table} ON {table}.{column} = {ref_table}.{ref_column}" in joins
+        assert f"{ref_table} ON {ref_table}.{ref_column} = {table}.{column}" in joins
 
 
 def test_grammar_has_no_way_to_write_other_statements(demo_db: Path) -> None:
     with SqlDatabase.open(str(demo_db)) as database:
         grammar = sql_grammar(database, "sqlite")
     literals = " ".join(re.findall(r'"((?:[^"\\]|\\.)*)"', grammar)).upper()
-    for word in ("DELETE", "UPDATE", "INSERT", "DROP", "PRAGMA", "ATTACH", "UNION", ";--", "/*"):
+    for word in ("DELETE", "UPDATE", "INSERT", "DROP", "PRAGMA", "ATTACH", "UNION", "--", "/*"):
         assert word not in literals
     # Text values cannot end the string early, and there is exactly one statement.
     assert "[^'\\n\\\\]" in grammar
     assert rules(grammar)["root"].endswith('";"?')
 
 
+def test_few_shot_examples_stay_inside_the_grammar_shape(demo_db: Path) -> None:
+    from prompts.sql import SQL_EXAMPLES
+
+    with SqlDatabase.open(str(demo_db)) as database:
+        joins = set(re.findall(r'" JOIN ([^"]+)"', rules(sql_grammar(database, "sqlite"))["join"]))
+        for _, sql in SQL_EXAMPLES:
+            assert database.validate(sql) == sql
+            for join in re.findall(r" JOIN (.+? ON \S+ = \S+)", sql):
+                assert join in joins, join
+            assert not re.search(r"\b(?:FROM|JOIN) \w+ (?!JOIN|WHERE|GROUP|ORDER|LIMIT|ON)\w", sql)
+
+
 def test_grammar_quotes_odd_names_and_escapes_literals() -> None:
     grammar = select_grammar({"Order Lines": ["qty", 'we"ird'], "t": ["a"]})
     assert '"\\"Order Lines\\"."' in grammar
     assert '"\\"we\\"\\"ird\\""' in grammar
+    assert "join ::=" not in grammar  # no foreign keys: single-table queries only
 
 
 def test_grammar_dialects_and_errors() -> None:
@@ -79,6 +98,8 @@ def test_grammar_dialects_and_errors() -> None:
         select_grammar({"t": []})
     with pytest.raises(ValueError, match="no SQL grammar for dialect"):
         select_grammar(tables, "mysql")
+    with pytest.raises(ValueError, match="names an unknown table"):
+        select_grammar(tables, foreign_keys=[("t", "a", "nope", "id")])
 
 
 class RecordingEmbeddedModel(EmbeddedChatModel):
