@@ -178,7 +178,11 @@ def _convert(canonical: str) -> str:
     unenforced: set[str] = set()
     normalised = _inline_root_ref(_normalise(schema, unenforced, "#"))
     if unenforced:
-        logger.warning(
+        # Bounds left out on purpose (see MAX_GRAMMAR_REPEAT) are expected; anything else
+        # is worth a warning: the schema asks for something decoding will not guarantee.
+        deliberate = all(k.startswith(("maxLength>", "maxItems>")) for k in unenforced)
+        logger.log(
+            logging.INFO if deliberate else logging.WARNING,
             "JSON schema %r: the grammar does not enforce %s; validate the output",
             schema.get("title", "<untitled>"),
             ", ".join(sorted(unenforced)),
