@@ -1822,11 +1822,47 @@ def _table(records: list[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]
     return names, [[row.get(c) for c in names] for row in flat]
 
 
-class _TrustingAdapter(requests.adapters.HTTPAdapter):
+DEFAULT_TIMEOUT_S: Final = 30.0
+"""Seconds to wait for Salesforce to connect or send its next bytes (env ``SF_TIMEOUT``)."""
+
+
+def http_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    """The HTTP timeout in seconds: ``SF_TIMEOUT`` if set to a positive number, else 30."""
+    try:
+        value = float(environ.get("SF_TIMEOUT", "") or DEFAULT_TIMEOUT_S)
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+    return value if value > 0 else DEFAULT_TIMEOUT_S
+
+
+class _TimeoutAdapter(requests.adapters.HTTPAdapter):
+    """Applies a default timeout: simple-salesforce sets none, so a hung org would hang."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        """Send with the default timeout when the caller gave none."""
+        return super().send(
+            request, stream=stream, timeout=timeout or self._timeout, verify=verify, cert=cert,
+            proxies=proxies,
+        )  # fmt: skip
+
+
+class _TrustingAdapter(_TimeoutAdapter):
     """Verifies TLS against one CA bundle, whatever REQUESTS_CA_BUNDLE says."""
 
-    def __init__(self, ca_bundle: str) -> None:
-        super().__init__()
+    def __init__(self, ca_bundle: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        super().__init__(timeout)
         self._ca_bundle = ca_bundle
 
     def send(
@@ -1845,15 +1881,21 @@ class _TrustingAdapter(requests.adapters.HTTPAdapter):
         )  # fmt: skip
 
 
-def _trusting_session(ca_bundle: str) -> requests.Session:
-    """Return a requests session that trusts ``ca_bundle``.
+def _trusting_session(
+    ca_bundle: str | None, timeout: float = DEFAULT_TIMEOUT_S
+) -> requests.Session:
+    """Return a requests session with a default timeout that trusts ``ca_bundle`` if given.
 
     requests lets ``REQUESTS_CA_BUNDLE`` in the environment override ``Session.verify``, so an
     adapter pins the bundle for every HTTPS request.
     """
     session = requests.Session()
-    session.verify = ca_bundle
-    session.mount("https://", _TrustingAdapter(ca_bundle))
+    if ca_bundle:
+        session.verify = ca_bundle
+        session.mount("https://", _TrustingAdapter(ca_bundle, timeout))
+    else:
+        session.mount("https://", _TimeoutAdapter(timeout))
+    session.mount("http://", _TimeoutAdapter(timeout))
     return session
 
 
@@ -1888,9 +1930,7 @@ class SalesforceClient:
         Raises:
             SalesforceError: Sign-in failed (final; the message holds no secrets).
         """
-        extra: dict[str, Any] = {}
-        if creds.ca_bundle:
-            extra["session"] = _trusting_session(creds.ca_bundle)
+        extra: dict[str, Any] = {"session": _trusting_session(creds.ca_bundle, http_timeout())}
         try:
             if creds.kind == "password":
                 sf = Salesforce(

@@ -310,6 +310,9 @@ def test_connect_passes_each_option_to_simple_salesforce(monkeypatch: pytest.Mon
         SalesforceCredentials(instance_url="https://127.0.0.1:1", session_id="s", ca_bundle="/c")
     )
     jwt, client_credentials, sandbox = Recorder.calls
+    # Every connection gets a session that carries the default HTTP timeout.
+    assert isinstance(jwt.pop("session"), requests.Session)
+    assert isinstance(client_credentials.pop("session"), requests.Session)
     assert jwt == {"username": "u", "consumer_key": "ck", "privatekey_file": "/k",
                    "privatekey": None, "domain": "test"}  # fmt: skip
     assert client_credentials == {"consumer_key": "ck", "consumer_secret": "cs",

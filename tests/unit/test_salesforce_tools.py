@@ -371,6 +371,8 @@ def test_connect_builds_salesforce_for_each_option(monkeypatch: pytest.MonkeyPat
     SalesforceClient.connect(
         SalesforceCredentials(instance_url="https://acme.my.salesforce.com", session_id="s")
     )
+    sessions = [call.pop("session") for call in RecordingSalesforce.calls]
+    assert all(s.get_adapter("https://x").__class__.__name__ == "_TimeoutAdapter" for s in sessions)
     assert RecordingSalesforce.calls == [
         {"username": "u@x.com", "password": "p", "security_token": "t", "domain": "test"},
         {"instance_url": "https://acme.my.salesforce.com", "session_id": "s"},
