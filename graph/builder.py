@@ -71,30 +71,14 @@ def build_graph() -> StateGraph[State, Context, InputState, State]:
     builder.add_node("router", route_request, retry_policy=RETRY_POLICY)
     # Specialists take a TaskInput (sent with Send), not the graph state; langgraph's
     # overloads do not express a Runtime-taking node with its own input schema.
-    builder.add_node(
-        "sql",
-        answer_with_sql,
-        input_schema=TaskInput,
-        retry_policy=RETRY_POLICY,
-    )  # type: ignore[call-overload]
-    builder.add_node(
-        "salesforce",
-        answer_with_salesforce,
-        input_schema=TaskInput,
-        retry_policy=RETRY_POLICY,
-    )  # type: ignore[call-overload]
-    builder.add_node(
-        "summarize",
-        summarize_content,
-        input_schema=TaskInput,
-        retry_policy=RETRY_POLICY,
-    )  # type: ignore[call-overload]
-    builder.add_node(
-        "approve_write",
-        perform_approved_write,
-        input_schema=TaskInput,
-        retry_policy=RETRY_POLICY,
-    )  # type: ignore[call-overload]
+    task_nodes = {
+        "sql": answer_with_sql,
+        "salesforce": answer_with_salesforce,
+        "summarize": summarize_content,
+        "approve_write": perform_approved_write,
+    }
+    for name, node in task_nodes.items():
+        builder.add_node(name, node, input_schema=TaskInput, retry_policy=RETRY_POLICY)  # type: ignore[call-overload]
     builder.add_node("advance", advance_plan)
     builder.add_node("respond", compose_answer)
 

@@ -16,7 +16,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from graph.api import Dispatcher
 from graph.context import Context
 from runtime import LLAMA_STATS
-from tools.sql import SqlDatabase, SqlValidationError
+from tools.sql import SqlDatabase, SqlToolError, SqlValidationError
 
 pytestmark = pytest.mark.integration
 
@@ -73,11 +73,13 @@ def test_real_model_through_the_graph(
         for attempt in task["attempts"]:
             if attempt["error"] is None:
                 continue
-            # Every rejected attempt is really invalid or failed on execution.
+            # A rejected attempt is refused by the validator, or else failed when it ran.
             try:
                 database.validate(attempt["query"])
             except SqlValidationError:
-                pass
+                continue
+            with pytest.raises(SqlToolError):
+                database.execute(database.validate(attempt["query"]))
     assert _checksum(demo_db) == before_rows  # nothing was written
 
 
