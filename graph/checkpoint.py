@@ -15,12 +15,11 @@ import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from graph.context import default_data_dir
+from graph.sqlite_saver import AsyncCompactSqliteSaver, CompactSqliteSaver
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def open_checkpointer(
     path = sqlite_path(url, data_dir)
     try:
         connection = sqlite3.connect(path, check_same_thread=False)
-        sqlite_saver = SqliteSaver(connection)
+        sqlite_saver = CompactSqliteSaver(connection)
         sqlite_saver.setup()
     except sqlite3.DatabaseError as exc:
         raise CheckpointError(f"cannot open the checkpoint store {path}: {exc}") from exc
@@ -148,7 +147,7 @@ async def open_async_checkpointer(
             raise
         return
     path = sqlite_path(url, data_dir)
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+    async with AsyncCompactSqliteSaver.from_conn_string(str(path)) as saver:
         await saver.setup()
         yield saver
 

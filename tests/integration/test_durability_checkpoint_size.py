@@ -15,6 +15,7 @@ import pytest
 from graph.api import Dispatcher
 from graph.checkpoint import open_checkpointer
 from graph.context import Context
+from graph.sqlite_saver import VALUES_TABLE
 from tests.fakes import ScriptedChatModel
 
 pytestmark = pytest.mark.integration
@@ -54,11 +55,22 @@ def test_sqlite_checkpoints_of_a_long_thread_stay_bounded(demo_db: Path, tmp_pat
             assert len(result.results[0]["rows"]) == 50
             conn = saver.conn  # type: ignore[attr-defined]
             total, largest = conn.execute(
-                "SELECT SUM(LENGTH(checkpoint)) + (SELECT SUM(LENGTH(value)) FROM writes), "
+                "SELECT SUM(LENGTH(checkpoint)) + (SELECT SUM(LENGTH(value)) FROM writes)"
+                f" + (SELECT COALESCE(SUM(LENGTH(value)), 0) FROM {VALUES_TABLE}), "
                 "MAX(LENGTH(checkpoint)) FROM checkpoints"
             ).fetchone()
             sizes.append((int(total), int(largest)))
+        checkpoints = conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        results_values = conn.execute(
+            f"SELECT COUNT(*) FROM {VALUES_TABLE} WHERE channel = 'results'"
+        ).fetchone()[0]
+        result_rows = dispatcher.state("long").results[0]["rows"]
     assert_bounded(sizes)
+    # Each version of the results list is stored once, not copied into every checkpoint
+    # of the turn, and no checkpoint row carries the result rows itself.
+    assert results_values < checkpoints / 2, (results_values, checkpoints)
+    assert sizes[-1][1] < 2_000, sizes
+    assert len(result_rows) == 50
 
 
 def test_postgres_stores_an_unchanged_result_once(demo_db: Path, postgres_database: str) -> None:
