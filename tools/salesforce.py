@@ -1930,36 +1930,32 @@ class SalesforceClient:
         Raises:
             SalesforceError: Sign-in failed (final; the message holds no secrets).
         """
-        extra: dict[str, Any] = {"session": _trusting_session(creds.ca_bundle, http_timeout())}
+        by_kind: dict[str, dict[str, Any]] = {
+            "password": {
+                "username": creds.username,
+                "password": creds.password,
+                "security_token": creds.security_token,
+                "domain": creds.domain,
+            },
+            "jwt": {
+                "username": creds.username,
+                "consumer_key": creds.consumer_key,
+                "privatekey_file": creds.private_key_file,
+                "privatekey": creds.private_key,
+                "domain": creds.domain,
+            },
+            "client_credentials": {
+                "consumer_key": creds.consumer_key,
+                "consumer_secret": creds.consumer_secret,
+                "domain": creds.domain,
+            },
+        }
+        options = by_kind.get(
+            creds.kind, {"instance_url": creds.instance_url, "session_id": creds.session_id}
+        )
+        session = _trusting_session(creds.ca_bundle, http_timeout())
         try:
-            if creds.kind == "password":
-                sf = Salesforce(
-                    username=creds.username,
-                    password=creds.password,
-                    security_token=creds.security_token,
-                    domain=creds.domain,
-                    **extra,
-                )
-            elif creds.kind == "jwt":
-                sf = Salesforce(
-                    username=creds.username,
-                    consumer_key=creds.consumer_key,
-                    privatekey_file=creds.private_key_file,
-                    privatekey=creds.private_key,
-                    domain=creds.domain,
-                    **extra,
-                )
-            elif creds.kind == "client_credentials":
-                sf = Salesforce(
-                    consumer_key=creds.consumer_key,
-                    consumer_secret=creds.consumer_secret,
-                    domain=creds.domain,
-                    **extra,
-                )
-            else:
-                sf = Salesforce(
-                    instance_url=creds.instance_url, session_id=creds.session_id, **extra
-                )
+            sf = Salesforce(**options, session=session)
         except Exception as exc:
             error = map_salesforce_exception(exc, secrets=creds.secrets)
             error.retryable = False

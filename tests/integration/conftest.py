@@ -3,11 +3,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
 
 import psycopg
 import pytest
 
 from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, install_base_model
+from tools.demo_db import load_postgres
 
 POSTGRES_URL = os.environ.get(
     "SLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -46,3 +49,21 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` with the PostgreSQL ``search_path`` set to ``schema``."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@contextmanager
+def demo_schema(postgres_url: str, prefix: str) -> Iterator[str]:
+    """The demo data loaded into a fresh schema named ``<prefix>_<random>``, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    load_postgres(postgres_url, schema=schema)
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())

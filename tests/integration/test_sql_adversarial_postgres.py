@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
 
 from evals.sql_bench import CorpusCase, load_corpus, run_case
-from tools.demo_db import TABLES, load_postgres
+from tests.integration.conftest import demo_schema, with_search_path
+from tools.demo_db import TABLES
 from tools.sql import SqlDatabase, SqlExecutionError
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -29,19 +28,13 @@ SESSION_ONLY = {"write-begin", "write-lock", "write-notify", "write-prepare"}
 
 @pytest.fixture(scope="module")
 def pg_schema(postgres_url: str) -> Iterator[str]:
-    schema = f"adversarial_{uuid.uuid4().hex[:10]}"
-    load_postgres(postgres_url, schema=schema)
-    try:
+    with demo_schema(postgres_url, "adversarial") as schema:
         yield schema
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
 
 
 @pytest.fixture(scope="module")
 def pg_url(postgres_url: str, pg_schema: str) -> str:
-    separator = "&" if "?" in postgres_url else "?"
-    return f"{postgres_url}{separator}options={quote(f'-csearch_path={pg_schema}')}"
+    return with_search_path(postgres_url, pg_schema)
 
 
 @pytest.fixture(scope="module")

@@ -2,49 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
-import psycopg
 import pytest
 
+from tests.integration.conftest import demo_schema, with_search_path
 from tools.demo_db import COLUMNS, TABLES, create_sqlite_db, load_postgres
 from tools.sql import SqlConnectionError, SqlDatabase, SqlExecutionError, SqlValidationError
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
-PG_URL = os.environ.get("SLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def with_search_path(url: str, schema: str) -> str:
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-
-
 @pytest.fixture(scope="module")
-def pg_server() -> str:
-    try:
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            pass
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_URL} does not answer in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {PG_URL} does not answer (set SLM_TEST_POSTGRES_URL): {exc}")
-    return PG_URL
+def pg_server(postgres_url: str) -> str:
+    return postgres_url
 
 
 @pytest.fixture(scope="module")
 def pg_schema(pg_server: str) -> Iterator[str]:
-    schema = f"demo_test_{uuid.uuid4().hex[:10]}"
-    load_postgres(pg_server, schema=schema)
-    try:
+    with demo_schema(pg_server, "demo_test") as schema:
         yield schema
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
 
 
 @pytest.fixture(scope="module")
