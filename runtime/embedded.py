@@ -51,6 +51,7 @@ __all__ = [
     "clear_llama_cache",
     "get_llama",
     "grammar_stops",
+    "open_llama",
 ]
 
 logger = logging.getLogger(__name__)
@@ -252,13 +253,61 @@ def _check_gguf(path: Path, kind: str, specialist: str) -> None:
         )
 
 
+@contextmanager
+def _plain_cpu_buffers() -> Iterator[None]:
+    """Load models without llama.cpp's extra CPU buffer types (the AMX weight repacking).
+
+    On CPUs with AMX, llama.cpp places the quantised weights in its AMX buffer type, and
+    the llama-cpp-python build this project pins (compiled for the machine) crashes with a
+    segmentation fault in the first forward pass there, with or without a LoRA adapter
+    (LoRA tensors cannot use that buffer type at all). Every model is therefore loaded with
+    its weights in plain CPU buffers. Hold ``_OPEN_LOCK``: the default-parameters function
+    is swapped for the duration of the load.
+    """
+    from llama_cpp import llama_cpp as bindings  # the module ``Llama`` calls into
+
+    original = bindings.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        bindings.llama_model_default_params = original
+
+
+def open_llama(model_path: str, adapter_path: str | None = None, **kwargs: Any) -> Llama:
+    """Construct a new ``Llama`` on ``model_path`` (+ ``adapter_path``), all CPU threads.
+
+    Not cached: :func:`get_llama` and the chat models share one per settings; this is for
+    tools that need their own (the export check, with ``logits_all=True``).
+    """
+    from llama_cpp import Llama
+
+    options: dict[str, Any] = {
+        "n_threads": os.cpu_count(),
+        "n_threads_batch": os.cpu_count(),
+        "verbose": False,
+        **kwargs,
+    }
+    with _OPEN_LOCK, _plain_cpu_buffers():
+        return Llama(model_path=model_path, lora_path=adapter_path, **options)
+
+
+_OPEN_LOCK = threading.Lock()
+
+
 def _load(key: _LlamaKey, specialist: str) -> _LoadedLlama:
     model_path, adapter_path, n_ctx = key
     _check_gguf(Path(model_path), "base model", specialist)
     if adapter_path is not None:
         _check_gguf(Path(adapter_path), "adapter", specialist)
     try:
-        from llama_cpp import Llama
+        import llama_cpp  # noqa: F401
     except ImportError as error:  # pragma: no cover - a dependency of the project
         raise ModelUnavailableError(
             "llama-cpp-python is not installed — run `pip install llama-cpp-python==0.3.36`"
@@ -266,14 +315,7 @@ def _load(key: _LlamaKey, specialist: str) -> _LoadedLlama:
 
     started = time.perf_counter()
     try:
-        llama = Llama(
-            model_path=model_path,
-            lora_path=adapter_path,
-            n_ctx=n_ctx,
-            n_threads=os.cpu_count(),
-            n_threads_batch=os.cpu_count(),
-            verbose=False,
-        )
+        llama = open_llama(model_path, adapter_path, n_ctx=n_ctx)
     except Exception as error:  # llama-cpp-python raises ValueError or RuntimeError
         shown = display_path(Path(model_path))
         if adapter_path is not None:
