@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TRAIN_STAMP := $(VENV)/.installed-train
+SPECIALIST ?= sql
 DEMO_REQUEST ?= How many products are in each category? Then summarise the result. How many leads are rated Hot in Salesforce?
 
-.PHONY: help install setup demo test test-unit test-ollama test-durability lint bench load studio clean
+.PHONY: help install install-train setup demo test test-unit test-ollama test-durability lint bench load studio train eval data clean
 
 help:
 	@echo "make demo    install, set up, run one multi-part request on the embedded model"
@@ -15,6 +17,9 @@ help:
 	@echo "make bench   latency / overhead figures on the embedded runtime"
 	@echo "make load    concurrent-request throughput / latency / memory"
 	@echo "make studio  serve the graph to LangGraph Studio (langgraph dev)"
+	@echo "make data    regenerate the fine-tuning datasets and check them against the manifest"
+	@echo "make train SPECIALIST=sql   fine-tune one specialist and install its adapter"
+	@echo "make eval    prompted base vs fine-tuned specialists on the held-out sets"
 
 # pip keeps the llama-cpp-python wheel it builds in its cache, so the ~6 minute
 # compile happens once per machine.
@@ -26,6 +31,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The training extras (torch, transformers, peft, gguf). torch is installed first with its
+# exact pin: that release lies on disk as a CPU build, a looser pin downloads a CUDA one.
+$(TRAIN_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,train]'
+	touch $(TRAIN_STAMP)
+
+install-train: $(TRAIN_STAMP)
+
 setup: install
 	$(BIN)/slm-dispatch setup
 
@@ -35,7 +49,7 @@ setup: install
 demo: setup
 	$(BIN)/slm-dispatch ask --salesforce-sandbox "$(DEMO_REQUEST)" || [ $$? -eq 1 ]
 
-test: setup
+test: setup install-train
 	$(BIN)/pytest -ra
 
 test-unit: install
@@ -64,6 +78,15 @@ test-durability: setup
 
 studio: setup
 	$(BIN)/langgraph dev --no-browser
+
+data: install
+	$(BIN)/slm-dispatch data --check
+
+train: setup install-train
+	$(BIN)/slm-dispatch train $(SPECIALIST) --install
+
+eval: setup install-train
+	$(BIN)/slm-dispatch eval
 
 clean:
 	rm -rf .data .langgraph_api .pytest_cache .mypy_cache .ruff_cache

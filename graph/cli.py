@@ -22,6 +22,9 @@ from graph.api import (
 )
 from graph.checkpoint import CheckpointError
 from graph.context import Context, default_data_dir
+from evals.specialists import add_eval_command
+from finetune.cli import add_train_command
+from finetune.datasets import add_data_command
 from graph.models_cli import add_models_command
 from graph.sandbox_cli import add_sandbox_command
 from graph.state import TaskResult
@@ -383,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(func=cmd_history)
 
     add_models_command(commands)
+    add_data_command(commands)
+    add_train_command(commands)
+    add_eval_command(commands)
     return parser
 
 

@@ -13,16 +13,21 @@ import re
 import time
 from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 from pydantic import BaseModel, Field
 
 from graph.context import Context
 from graph.state import RouteInfo, State, SubTask, TaskInput, TaskResult
-from nodes.support import Timer, chat_model, invoke_structured, system_message
-from prompts.render import render
-from prompts.router import ROUTER_PROMPT
+from nodes.support import (
+    Timer,
+    chat_model,
+    invoke_structured,
+    is_finetuned,
+    system_text,
+    to_messages,
+)
+from prompts.chat import router_chat
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
 
 logger = logging.getLogger(__name__)
@@ -192,10 +197,10 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     timer = Timer()
     try:
         model = chat_model(context, "router")
-        messages = [
-            *system_message(context, "router"),
-            HumanMessage(render(ROUTER_PROMPT, request=request)),
-        ]
+        fewshot = not is_finetuned(model, context, "router")
+        messages = to_messages(
+            router_chat(system_text(context, "router"), request, fewshot=fewshot)
+        )
         plan, _, error = invoke_structured(model, messages, Plan, timer)
     except (ModelUnavailableError, SchemaGrammarError, BackendError) as exc:
         return reject(f"The router model is not available: {exc}")

@@ -38,9 +38,18 @@ from simple_salesforce import format_soql
 from graph.context import Context
 from graph.state import Attempt, SubTask, TaskInput, TaskResult
 from nodes.sql import describe_rows
-from nodes.support import Timer, chat_model, invoke_structured, make_result, system_message
+from nodes.support import (
+    Timer,
+    chat_model,
+    invoke_structured,
+    is_finetuned,
+    make_result,
+    system_text,
+    to_messages,
+)
+from prompts.chat import salesforce_chat
 from prompts.render import render
-from prompts.salesforce import SALESFORCE_OBJECTS, SOQL_PROMPT, SOQL_REPAIR_PROMPT
+from prompts.salesforce import SOQL_REPAIR_PROMPT
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
 from tools.salesforce import (
     ActionRequest,
@@ -147,12 +156,12 @@ def answer_with_salesforce(task_input: TaskInput, runtime: Runtime[Context]) -> 
 
     try:
         model = chat_model(context, "salesforce")
-        messages: list[BaseMessage] = [
-            *system_message(context, "salesforce"),
-            HumanMessage(
-                render(SOQL_PROMPT, objects=SALESFORCE_OBJECTS, request=task["instruction"])
-            ),
-        ]
+        fewshot = not is_finetuned(model, context, "salesforce")
+        messages: list[BaseMessage] = to_messages(
+            salesforce_chat(
+                system_text(context, "salesforce"), task["instruction"], fewshot=fewshot
+            )
+        )
         for _ in range(1 + context.max_repairs):
             request, reply, error = invoke_structured(model, messages, ActionRequest, timer)
             if request is None:

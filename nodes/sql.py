@@ -14,9 +14,18 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import Attempt, TaskInput
-from nodes.support import Timer, chat_model, make_result, strip_fences, system_message
+from nodes.support import (
+    Timer,
+    chat_model,
+    is_finetuned,
+    make_result,
+    strip_fences,
+    system_text,
+    to_messages,
+)
+from prompts.chat import sql_chat
 from prompts.render import render
-from prompts.sql import SQL_EXAMPLES, SQL_REPAIR_PROMPT, SQL_SCHEMA_PROMPT
+from prompts.sql import SQL_REPAIR_PROMPT
 from runtime.embedded import EmbeddedChatModel
 from runtime.errors import BackendError, ModelUnavailableError
 from tools.sql import (
@@ -102,16 +111,17 @@ class SqlAnswer:
     """``grammar`` or ``free``: how the model's text was decoded."""
 
 
-def sql_messages(database: SqlDatabase, context: Context, question: str) -> list[BaseMessage]:
-    """The chat sent to the SQL model: system + schema, the few-shot turns, the question."""
-    schema = database.schema_text(sample_values=True)
-    messages: list[BaseMessage] = [
-        *system_message(context, "sql", render(SQL_SCHEMA_PROMPT, schema=schema)),
-    ]
-    for example_question, answer in SQL_EXAMPLES:
-        messages += [HumanMessage(example_question), AIMessage(answer)]
-    messages.append(HumanMessage(question))
-    return messages
+def sql_messages(
+    database: SqlDatabase, context: Context, question: str, *, fewshot: bool = True
+) -> list[BaseMessage]:
+    """The chat sent to the SQL model (see :func:`prompts.chat.sql_chat`).
+
+    Few-shot (a prompted base model): the schema with sample values and the worked example
+    turns. Fine-tuned: the bare schema and the question, as in its training data.
+    """
+    schema = database.schema_text(sample_values=fewshot)
+    turns = sql_chat(system_text(context, "sql"), schema, question, fewshot=fewshot)
+    return to_messages(turns)
 
 
 def write_and_run_sql(
@@ -137,7 +147,8 @@ def write_and_run_sql(
         options["grammar"] = sql_grammar(database, context.sql_dialect)
     since = time.perf_counter()
     try:
-        messages = sql_messages(database, context, question)
+        fewshot = not is_finetuned(model, context, "sql")
+        messages = sql_messages(database, context, question, fewshot=fewshot)
     finally:
         timer.add("tool", since)
     answer = SqlAnswer(result=None, decoding=decoding)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
 import runtime
@@ -44,6 +44,28 @@ def system_message(context: Context, specialist: str, *extra: str) -> list[BaseM
     """The SYSTEM prompt plus ``extra`` paragraphs, as a message list (empty if all are empty)."""
     text = "\n\n".join(part for part in (system_text(context, specialist), *extra) if part)
     return [SystemMessage(text)] if text else []
+
+
+def is_finetuned(model: BaseChatModel, context: Context, specialist: str) -> bool:
+    """Whether ``model`` is a fine-tuned specialist (it is then sent the zero-shot chat).
+
+    An embedded model is fine-tuned when it applies a LoRA adapter; a model the runtime
+    serves from Ollama when the specialist's Modelfile names an ``ADAPTER``; a model the
+    context brings only when it says so with a truthy ``adapter_path``.
+    """
+    from runtime.embedded import EmbeddedChatModel
+
+    if isinstance(model, EmbeddedChatModel) or (
+        context.chat_models and specialist in context.chat_models
+    ):
+        return bool(getattr(model, "adapter_path", None))
+    return bool(runtime.load_modelfile(specialist).adapters)
+
+
+def to_messages(turns: Sequence[tuple[str, str]]) -> list[BaseMessage]:
+    """LangChain messages for ``(role, content)`` turns from :mod:`prompts.chat`."""
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[role](content) for role, content in turns]
 
 
 class Timer:

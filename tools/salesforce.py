@@ -122,10 +122,21 @@ _VALUES_DESCRIPTION: Final = (
 )
 
 
+def _action_first(schema: dict[str, Any]) -> None:
+    """Mark ``action`` required in a JSON schema, so a grammar made from it writes it first.
+
+    A JSON-schema grammar writes required properties in order and optional ones after them;
+    with ``action`` optional (it has a default), constrained decoding could only produce
+    ``{"soql": ..., "action": "query"}``, unlike every other action and every example.
+    """
+    required = [name for name in schema.get("required", []) if name != "action"]
+    schema["required"] = ["action", *required]
+
+
 class QueryAction(BaseModel):
     """Run one read-only SOQL query."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_action_first)
 
     action: Literal["query"] = Field(
         default="query", description="query: run one read-only SOQL query."

@@ -1,0 +1,1 @@
+"""Fine-tuning of the specialist models: datasets, LoRA training, adapter export and checks."""

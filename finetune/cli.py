@@ -1,0 +1,311 @@
+"""``slm-dispatch train``: fine-tune one specialist, export its adapter, check the export.
+
+The run: the specialist's training examples (:mod:`finetune.datasets`) become chats
+(:mod:`finetune.sft`), LoRA is trained on them (:mod:`finetune.train`), the adapter is
+exported to GGUF (:mod:`finetune.export`) and compared with the trained model in llama.cpp
+(:mod:`finetune.faithful`). ``--install`` then puts the GGUF where the specialist's
+Modelfile names it (``ollama/adapters/<specialist>.gguf``) and records the run in
+``ollama/adapters/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, PROJECT_ROOT
+
+__all__ = [
+    "ADAPTERS_DIR",
+    "CPU_CONFIG",
+    "GPU_CONFIG",
+    "add_train_command",
+    "install_adapter",
+    "read_manifest",
+]
+
+ADAPTERS_DIR = PROJECT_ROOT / "ollama" / "adapters"
+"""The shipped GGUF adapters, one per fine-tuned specialist, and their manifest."""
+
+MANIFEST = ADAPTERS_DIR / "manifest.json"
+
+CPU_CONFIG: dict[str, Any] = {"steps": 250, "batch_size": 8, "warmup_steps": 15}
+"""Defaults on the CPU: about an hour per specialist on 2 cores at ~150 tokens/s."""
+
+GPU_CONFIG: dict[str, Any] = {"steps": 600, "batch_size": 16, "warmup_steps": 30}
+"""Defaults on a GPU: about three passes over the training set."""
+
+TRAIN_HELP = "fine-tune a specialist (LoRA), export and check its GGUF adapter"
+TRAIN_DESCRIPTION = """\
+Fine-tune SPECIALIST (router, sql or salesforce) with LoRA on its training set, starting
+from the base model GGUF that `slm-dispatch setup` placed; export the adapter to GGUF and
+check that llama.cpp with the export decodes like the trained model (greedy outputs and
+logits on held-out prompts).
+
+Needs the training extras: pip install torch==2.13.0 && pip install -e '.[train]'.
+Uses the GPU when torch sees one. A checkpoint is written every --save-every steps;
+--resume continues an interrupted run from it. The run's files go to --out (default
+<data dir>/training/SPECIALIST); --install copies the adapter into ollama/adapters/, where
+the specialist's Modelfile (ADAPTER line) and the embedded runtime find it."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+    """The adapters' manifest (empty when there is none yet)."""
+    if not path.is_file():
+        return {"adapters": {}}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def install_adapter(
+    specialist: str,
+    gguf_path: Path,
+    train_log: dict[str, Any],
+    faithful: dict[str, Any] | None,
+    *,
+    dataset: dict[str, Any],
+    base_gguf: Path,
+    adapters_dir: Path = ADAPTERS_DIR,
+) -> Path:
+    """Copy the adapter into ``adapters_dir`` and record the run in its manifest.
+
+    Returns:
+        The installed adapter file.
+    """
+    adapters_dir.mkdir(parents=True, exist_ok=True)
+    target = adapters_dir / f"{specialist}.gguf"
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(gguf_path, tmp)
+    tmp.replace(target)
+    manifest_path = adapters_dir / "manifest.json"
+    manifest = read_manifest(manifest_path)
+    losses = train_log.get("losses") or []
+    manifest.setdefault("adapters", {})[specialist] = {
+        "file": target.name,
+        "sha256": sha256_file(target),
+        "bytes": target.stat().st_size,
+        "base_model": {"file": base_gguf.name, "sha256": sha256_file(base_gguf)},
+        "dataset": dataset,
+        "training": {
+            "config": train_log.get("config"),
+            "device": train_log.get("device"),
+            "examples": train_log.get("examples"),
+            "skipped_too_long": train_log.get("skipped_too_long"),
+            "tokens": train_log.get("tokens"),
+            "seconds": round(float(train_log.get("seconds") or 0.0), 1),
+            "first_loss": losses[0][1] if losses else None,
+            "last_loss": losses[-1][1] if losses else None,
+            "heldout_loss_before": train_log.get("heldout_loss_before"),
+            "heldout_loss_after": train_log.get("heldout_loss_after"),
+        },
+        "faithful_export": faithful,
+        "installed": dt.date.today().isoformat(),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def faithful_summary(report: Any) -> dict[str, Any]:
+    """The figures of a :class:`finetune.faithful.FaithfulReport` kept in the manifest."""
+    return {
+        "faithful": report.faithful,
+        "prompts": len(report.prompts),
+        "same_greedy_outputs": report.same_outputs,
+        "near_tie_divergences": report.near_tie_divergences,
+        "noise_floor": round(report.noise_floor, 4),
+        "max_logit_diff_with_adapter": round(report.max_lora_diff, 4),
+        "min_adapter_effect": round(report.min_adapter_effect, 4),
+        "problems": report.problems,
+    }
+
+
+def dataset_summary(specialist: str) -> dict[str, Any]:
+    """Counts and hashes of the specialist's dataset, from the datasets' manifest."""
+    from finetune.datasets import DATA_DIR
+
+    manifest = json.loads((DATA_DIR / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["specialists"][specialist]
+    return {
+        "seed": manifest.get("seed"),
+        "train": {"count": entry["train"]["count"], "sha256": entry["train"]["sha256"]},
+        "heldout": {"count": entry["heldout"]["count"], "sha256": entry["heldout"]["sha256"]},
+    }
+
+
+def _error(message: str) -> int:
+    print(f"slm-dispatch: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Run ``slm-dispatch train``."""
+    try:
+        import peft  # noqa: F401
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        return _error(
+            f"training needs torch, transformers and peft ({exc.name} is missing): "
+            "pip install torch==2.13.0 && pip install -e '.[train]'"
+        )
+    from finetune.datasets import load_examples
+    from finetune.export import export_adapter
+    from finetune.faithful import compare_export
+    from finetune.sft import TRAINABLE, sft_records
+    from finetune.train import TrainConfig, pick_device, train
+
+    if args.specialist not in TRAINABLE:
+        return _error(f"no dataset for {args.specialist!r}: choose one of {', '.join(TRAINABLE)}")
+    base = MODELS_DIR / BASE_MODEL_FILENAME
+    if not base.is_file():
+        return _error(f"the base model {base} is missing: run `slm-dispatch setup`")
+    try:
+        device = pick_device(args.device)
+    except ValueError as exc:
+        return _error(str(exc))
+    for name in ("steps", "batch_size", "save_every", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            return _error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    values = dict(GPU_CONFIG if device == "cuda" else CPU_CONFIG)
+    for name in ("steps", "batch_size", "learning_rate", "rank", "save_every", "seed"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    values["warmup_steps"] = min(values["warmup_steps"], max(1, values["steps"] // 10))
+    config = TrainConfig(**values)
+
+    try:
+        examples = load_examples(args.specialist, "train")
+        heldout = load_examples(args.specialist, "heldout")
+    except (OSError, ValueError) as exc:
+        return _error(f"cannot read the {args.specialist} dataset: {exc}")
+    if args.limit:
+        examples = examples[: args.limit]
+    heldout = heldout[: args.heldout_loss_examples]
+    out = args.out or Path(args.data_dir) / "training" / args.specialist
+    held_records = sft_records(args.specialist, heldout)
+    if args.adopt is not None:
+        out = args.adopt
+        if not (out / "adapter" / "adapter_model.safetensors").is_file():
+            return _error(f"{out} holds no adapter/adapter_model.safetensors from a training run")
+        if not (out / "train_log.json").is_file():
+            return _error(f"{out} holds no train_log.json from a training run")
+        log = json.loads((out / "train_log.json").read_text())
+        print(f"adopting the run in {out} (trained on {log.get('device')})", file=sys.stderr)
+    else:
+        print(
+            f"training {args.specialist}: {len(examples)} examples, {config.steps} steps of "
+            f"{config.batch_size} on {device}; output in {out}",
+            file=sys.stderr,
+        )
+        records = sft_records(args.specialist, examples)
+        result = train(
+            base, records, out, config, heldout=held_records, device=device, resume=args.resume
+        )
+        print(
+            f"trained in {result.seconds:.0f}s ({result.tokens_per_s:.0f} tokens/s); held-out "
+            f"completion loss {result.heldout_loss_before} -> {result.heldout_loss_after}",
+            file=sys.stderr,
+        )
+    gguf_path = export_adapter(
+        out / "adapter", base, out / f"{args.specialist}.gguf", name=f"{args.specialist}-lora"
+    )
+    print(f"exported {gguf_path} ({gguf_path.stat().st_size:,} bytes)", file=sys.stderr)
+    faithful = None
+    if args.check:
+        chats = [record["turns"] for record in held_records[: args.check]]
+        report = compare_export(base, out / "adapter", gguf_path, chats)
+        faithful = faithful_summary(report)
+        (out / "faithful.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+        verdict = "faithful" if report.faithful else "NOT faithful"
+        print(
+            f"export check: {verdict}; {report.same_outputs}/{len(report.prompts)} identical "
+            f"greedy outputs, max logit difference {report.max_lora_diff:.3f} "
+            f"(noise floor {report.noise_floor:.3f})",
+            file=sys.stderr,
+        )
+        for problem in report.problems:
+            print(f"  {problem}", file=sys.stderr)
+        if not report.faithful:
+            return 1
+    if args.install:
+        log = json.loads((out / "train_log.json").read_text())
+        target = install_adapter(
+            args.specialist,
+            gguf_path,
+            log,
+            faithful,
+            dataset=dataset_summary(args.specialist),
+            base_gguf=base,
+        )
+        print(f"installed {target}", file=sys.stderr)
+    log = json.loads((out / "train_log.json").read_text())
+    summary = {k: v for k, v in log.items() if k != "losses"}
+    print(json.dumps({"adapter": str(gguf_path), **summary}, indent=2, default=str))
+    del torch
+    return 0
+
+
+def add_train_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``train`` on the CLI's sub-command parsers."""
+    parser = subparsers.add_parser(
+        "train",
+        help=TRAIN_HELP,
+        description=TRAIN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("specialist", help="router, sql or salesforce")
+    parser.add_argument("--steps", type=int, help="optimizer steps (CPU 250, GPU 600)")
+    parser.add_argument("--batch-size", type=int, help="examples per step (CPU 8, GPU 16)")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (1e-3)")
+    parser.add_argument("--rank", type=int, help="LoRA rank (8)")
+    parser.add_argument("--seed", type=int, help="seed of the adapter and the data order")
+    parser.add_argument("--save-every", type=int, help="steps between checkpoints (50)")
+    parser.add_argument("--limit", type=int, help="train on the first N examples only")
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument("--out", type=Path, help="run directory")
+    parser.add_argument(
+        "--adopt",
+        type=Path,
+        metavar="RUN_DIR",
+        help="skip training: export, check and (--install) install the run in RUN_DIR, made "
+        "by `python -m finetune.train` elsewhere (a GPU machine)",
+    )
+    parser.add_argument(
+        "--check",
+        type=int,
+        default=8,
+        metavar="N",
+        help="compare the export with the trained model on N held-out prompts (0: skip)",
+    )
+    parser.add_argument(
+        "--heldout-loss-examples",
+        type=int,
+        default=64,
+        metavar="N",
+        help="held-out examples whose loss is measured before and after (default 64)",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="copy the adapter to ollama/adapters/ and record it in the manifest",
+    )
+    parser.set_defaults(func=cmd_train)

@@ -1,0 +1,71 @@
+"""Turn dataset examples into the chats a specialist is trained on.
+
+A fine-tuned specialist is trained on exactly the chat its node sends it at serving time
+(:mod:`prompts.chat`, zero-shot form): the SYSTEM text of its Modelfile, the schema it
+works against, and the request. The completion is the example's target.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import runtime
+from prompts.chat import Turn, router_chat, salesforce_chat, sql_chat
+
+__all__ = ["TRAINABLE", "chat_for", "sft_records", "write_sft"]
+
+TRAINABLE = ("router", "sql", "salesforce")
+"""Specialists that have a dataset and can be fine-tuned."""
+
+
+def sql_schema(database_path: Path | None = None) -> str:
+    """The schema text the fine-tuned SQL specialist sees (no sample values)."""
+    from graph.context import default_data_dir
+    from tools.demo_db import create_sqlite_db
+    from tools.sql import SqlDatabase
+
+    path = database_path or default_data_dir() / "demo.sqlite"
+    if not path.exists():
+        create_sqlite_db(path)
+    with SqlDatabase.open(str(path)) as database:
+        return database.schema_text(sample_values=False)
+
+
+def chat_for(specialist: str, request: str, *, schema: str = "") -> list[Turn]:
+    """The zero-shot chat for one request (``schema`` is needed for ``sql``)."""
+    system = runtime.system_prompt(specialist)
+    if specialist == "router":
+        return router_chat(system, request, fewshot=False)
+    if specialist == "sql":
+        return sql_chat(system, schema, request, fewshot=False)
+    if specialist == "salesforce":
+        return salesforce_chat(system, request, fewshot=False)
+    raise ValueError(f"no training chat for specialist {specialist!r}: one of {TRAINABLE}")
+
+
+def sft_records(specialist: str, examples: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``{"id", "turns", "completion"}`` records for ``examples`` of one specialist."""
+    schema = sql_schema() if specialist == "sql" else ""
+    records = []
+    for example in examples:
+        turns = chat_for(specialist, example["request"], schema=schema)
+        records.append(
+            {
+                "id": example["id"],
+                "turns": [list(turn) for turn in turns],
+                "completion": example["target"],
+            }
+        )
+    return records
+
+
+def write_sft(records: list[dict[str, Any]], path: Path) -> Path:
+    """Write records as JSONL (what ``python -m finetune.train --sft`` reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path

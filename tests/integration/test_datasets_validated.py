@@ -1,0 +1,191 @@
+"""The committed fine-tuning datasets against the real systems: every SQL target runs on a fresh
+demo database and returns its gold rows, every Salesforce action runs on the sandbox org, the
+llama.cpp grammars accept the SQL and router targets, and generation is deterministic."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finetune.datasets import (
+    DATA_DIR,
+    GOLD_ROWS,
+    MANIFEST_NAME,
+    SANDBOX_ANCHOR,
+    SPECIALISTS_WITH_DATA,
+    SPLITS,
+    cmd_data,
+    generate,
+    load_examples,
+    verify,
+)
+from nodes.router import Plan
+from nodes.sql import sql_grammar
+from tools.demo_db import DEFAULT_SEED as DEMO_SEED
+from tools.salesforce import ActionRequest
+from tools.salesforce_sandbox import SandboxServer, sandbox_client, start_sandbox
+from tools.sql import SqlDatabase
+
+pytestmark = pytest.mark.integration
+
+SMALL = 0.04
+
+
+def stored(specialist: str) -> list[dict[str, Any]]:
+    return [example for split in SPLITS for example in load_examples(specialist, split)]
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
+    first = generate(20261126, tmp_path / "a", progress=False, scale=SMALL)
+    second = generate(20261126, tmp_path / "b", progress=False, scale=SMALL)
+    other = generate(7, tmp_path / "c", progress=False, scale=SMALL)
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+    assert first == second
+    assert verify(tmp_path / "a") == []
+    for specialist in SPECIALISTS_WITH_DATA:
+        for split in SPLITS:
+            entry = first["specialists"][specialist][split]
+            assert entry["count"] > 0
+            assert entry["sha256"] != other["specialists"][specialist][split]["sha256"]
+
+
+def test_data_check_passes_on_generated_data_and_fails_on_a_changed_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate(20261126, tmp_path, progress=False, scale=SMALL)
+    before = files(tmp_path)
+    args = argparse.Namespace(seed=None, out=tmp_path, check=True)
+    assert cmd_data(args) == 0
+    assert files(tmp_path) == before
+    train = tmp_path / "router" / "train.jsonl"
+    train.write_text(train.read_text(encoding="utf-8").replace("Then", "then", 1))
+    capsys.readouterr()
+    assert cmd_data(args) == 1
+    err = capsys.readouterr().err
+    assert "router/train.jsonl: sha256 differs from the manifest" in err
+
+
+def test_every_stored_sql_target_runs_and_returns_its_gold_rows(demo_db: Path) -> None:
+    manifest = json.loads((DATA_DIR / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert manifest["sources"]["demo_db"]["seed"] == DEMO_SEED
+    examples = stored("sql")
+    with SqlDatabase.open(str(demo_db)) as database:
+        for example in examples:
+            result = database.run(
+                example["target"], read_dialect="sqlite", row_limit=GOLD_ROWS, timeout_s=10
+            )
+            assert result.columns == example["gold_columns"], example["id"]
+            assert result.rows == example["gold_rows"], example["id"]
+    assert len(examples) > 2500
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    with start_sandbox(tmp_path_factory.mktemp("sandbox"), anchor=SANDBOX_ANCHOR) as server:
+        yield server
+
+
+def test_every_stored_salesforce_action_validates_and_runs_on_the_sandbox(
+    sandbox: SandboxServer,
+) -> None:
+    client = sandbox_client(sandbox)
+    examples = stored("salesforce")
+    for example in examples:
+        action = ActionRequest.model_validate_json(example["target"]).action
+        assert client.validate_action(action).model_dump() == action.model_dump(), example["id"]
+        result = client.run(action, row_limit=2000)
+        assert len(result.rows) == example["gold_records"], example["id"]
+    assert sandbox.write_requests == 0
+    assert len(examples) > 2500
+
+
+class GrammarChecker:
+    """Feeds a text's tokens one by one through a llama.cpp grammar sampler."""
+
+    def __init__(self) -> None:
+        llama_cpp = pytest.importorskip("llama_cpp")
+        from runtime.embedded import get_llama
+        from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR
+
+        self._api = llama_cpp
+        self._llama = get_llama(str(MODELS_DIR / BASE_MODEL_FILENAME))
+        self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
+        self._end = llama_cpp.llama_vocab_eos(self._vocab)
+
+    def rejection(self, grammar: str, text: str) -> str | None:
+        """Where the grammar refuses ``text`` (or refuses to end after it); None if it accepts."""
+        api = self._api
+        sampler = api.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
+        assert sampler, "llama.cpp rejected the grammar"
+        try:
+            tokens = self._llama.tokenize(text.encode(), add_bos=False, special=False)
+            cell = (api.llama_token_data * 1)()
+            candidates = api.llama_token_data_array(data=cell, size=1, selected=-1, sorted=False)
+            for index, token in enumerate([*tokens, self._end]):
+                cell[0].id, cell[0].logit, cell[0].p = token, 0.0, 0.0
+                candidates.size, candidates.selected = 1, -1
+                api.llama_sampler_apply(sampler, ctypes.byref(candidates))
+                if cell[0].logit == float("-inf"):
+                    done = self._llama.detokenize(tokens[:index]).decode(errors="replace")
+                    return f"refused after {done!r}"
+                if token != self._end:
+                    api.llama_sampler_accept(sampler, token)
+            return None
+        finally:
+            api.llama_sampler_free(sampler)
+
+
+@pytest.fixture(scope="module")
+def grammar_checker(base_model: None) -> GrammarChecker:
+    return GrammarChecker()
+
+
+def test_the_grammar_check_refuses_what_the_sql_grammar_does_not_allow(
+    grammar_checker: GrammarChecker, demo_db: Path
+) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grammar = sql_grammar(database, "sqlite")
+    assert grammar_checker.rejection(grammar, "SELECT COUNT(*) FROM customers") is None
+    assert grammar_checker.rejection(grammar, "SELECT c.name FROM customers c") is not None
+    assert grammar_checker.rejection(grammar, "SELECT name FROM customers WHERE") is not None
+
+
+def test_every_stored_sql_target_is_accepted_by_the_llama_cpp_sql_grammar(
+    grammar_checker: GrammarChecker, demo_db: Path
+) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grammar = sql_grammar(database, "sqlite")
+    refused = {
+        example["id"]: problem
+        for example in stored("sql")
+        if (problem := grammar_checker.rejection(grammar, example["target"]))
+    }
+    assert refused == {}
+
+
+def test_every_stored_router_plan_is_accepted_by_the_plan_schema_grammar(
+    grammar_checker: GrammarChecker,
+) -> None:
+    from runtime.grammar import schema_to_gbnf
+
+    grammar = schema_to_gbnf(Plan.model_json_schema())
+    refused = {
+        example["id"]: problem
+        for example in stored("router")
+        if (problem := grammar_checker.rejection(grammar, example["target"]))
+    }
+    assert refused == {}

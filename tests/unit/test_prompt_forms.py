@@ -1,0 +1,81 @@
+"""Few-shot chats for a prompted base model, zero-shot chats for a fine-tuned specialist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from graph.context import Context
+from nodes.sql import write_and_run_sql
+from nodes.support import Timer, is_finetuned, to_messages
+from prompts.chat import router_chat, salesforce_chat, sql_chat
+from prompts.sql import SQL_EXAMPLES
+from runtime.embedded import EmbeddedChatModel
+from tests.fakes import ScriptedChatModel
+from tools.sql import SqlDatabase
+
+
+class FineTunedScript(ScriptedChatModel):
+    """A scripted model that says it applies an adapter."""
+
+    adapter_path: str | None = "sql.gguf"
+
+
+def test_router_chat_forms() -> None:
+    fewshot = router_chat("SYS", "How many orders?", fewshot=True)
+    zero = router_chat("SYS", "How many orders?", fewshot=False)
+    assert fewshot[0] == ("system", "SYS") and zero[0] == ("system", "SYS")
+    assert "Example plan" in fewshot[1][1] and fewshot[1][1].endswith("Plan:")
+    assert zero[1] == ("user", "How many orders?")
+    assert router_chat("", "x", fewshot=False) == [("user", "x")]
+
+
+def test_sql_chat_forms() -> None:
+    fewshot = sql_chat("SYS", "CREATE TABLE t (a INT);", "Q?", fewshot=True)
+    zero = sql_chat("SYS", "CREATE TABLE t (a INT);", "Q?", fewshot=False)
+    assert zero == [("system", "SYS\n\nDatabase schema:\nCREATE TABLE t (a INT);"), ("user", "Q?")]
+    assert fewshot[0] == zero[0] and fewshot[-1] == zero[-1]
+    assert len(fewshot) == 2 + 2 * len(SQL_EXAMPLES)
+    assert [role for role, _ in fewshot[1:-1]] == ["user", "assistant"] * len(SQL_EXAMPLES)
+
+
+def test_salesforce_chat_forms() -> None:
+    fewshot = salesforce_chat("SYS", "How many leads?", fewshot=True)
+    zero = salesforce_chat("SYS", "How many leads?", fewshot=False)
+    assert fewshot[0] == ("system", "SYS") and "Action:" in fewshot[1][1]
+    assert "Lead(" in zero[0][1] and zero[1] == ("user", "How many leads?")
+
+
+def test_to_messages_keeps_roles() -> None:
+    messages = to_messages([("system", "s"), ("user", "u"), ("assistant", "a")])
+    assert [type(m) for m in messages] == [SystemMessage, HumanMessage, AIMessage]
+    assert [m.content for m in messages] == ["s", "u", "a"]
+
+
+def test_is_finetuned_follows_the_adapter() -> None:
+    context = Context()
+    base = EmbeddedChatModel(model_path="base.gguf")
+    tuned = EmbeddedChatModel(model_path="base.gguf", adapter_path="sql.gguf")
+    assert not is_finetuned(base, context, "sql")
+    assert is_finetuned(tuned, context, "sql")
+    scripted = ScriptedChatModel.of(["x"])
+    brought = Context(chat_models={"sql": scripted})
+    assert not is_finetuned(scripted, brought, "sql")
+    claimed = FineTunedScript(replies=["x"])
+    assert is_finetuned(claimed, Context(chat_models={"sql": claimed}), "sql")
+
+
+def test_sql_node_sends_the_fine_tuned_model_the_zero_shot_chat(demo_db: Path) -> None:
+    sql = "SELECT COUNT(*) FROM customers"
+    with SqlDatabase.open(str(demo_db)) as database:
+        for model, turns in (
+            (FineTunedScript(replies=[sql]), 2),
+            (ScriptedChatModel.of([sql]), 2 + 2 * len(SQL_EXAMPLES)),
+        ):
+            context = Context(chat_models={"sql": model}, sql_decoding="free")
+            answer = write_and_run_sql(model, database, "How many customers?", context, Timer())
+            assert answer.result is not None and answer.result.rows == [[200]]
+            sent = model.calls[0][0]
+            assert len(sent) == turns
+            assert ("--   customers.industry:" in str(sent[0].content)) == (turns > 2)
