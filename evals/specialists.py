@@ -1307,6 +1307,11 @@ def add_eval_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help=f"seed of the held-out sample and the chain draws (default {DEFAULT_SEED})",
     )
     command.add_argument(
+        "--record",
+        action="store_true",
+        help="copy the scores into ollama/adapters/manifest.json, next to the adapters measured",
+    )
+    command.add_argument(
         "--chains",
         metavar="N",
         type=int,
@@ -1399,6 +1404,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"p^{CHAIN_STEPS} = {entry['per_step_accuracy_pow']:.4f})"
             )
     print(f"report: {out / 'report.md'}")
+    if args.record:
+        from finetune.cli import ADAPTERS_DIR, record_eval
+
+        adapters_dir = Path(args.adapters_dir) if args.adapters_dir else ADAPTERS_DIR
+        recorded = record_eval(summary, out / "report.md", adapters_dir)
+        print(f"scores recorded in the adapters' manifest for: {', '.join(recorded) or 'none'}")
     return 0
 
 

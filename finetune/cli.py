@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, PROJECT_ROOT
+from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, PROJECT_ROOT, file_sha256
 
 __all__ = [
     "ADAPTERS_DIR",
@@ -28,6 +27,7 @@ __all__ = [
     "add_train_command",
     "install_adapter",
     "read_manifest",
+    "record_eval",
 ]
 
 ADAPTERS_DIR = PROJECT_ROOT / "ollama" / "adapters"
@@ -53,15 +53,6 @@ Uses the GPU when torch sees one. A checkpoint is written every --save-every ste
 --resume continues an interrupted run from it. The run's files go to --out (default
 <data dir>/training/SPECIALIST); --install copies the adapter into ollama/adapters/, where
 the specialist's Modelfile (ADAPTER line) and the embedded runtime find it."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(path: Path = MANIFEST) -> dict[str, Any]:
@@ -97,9 +88,9 @@ def install_adapter(
     losses = train_log.get("losses") or []
     manifest.setdefault("adapters", {})[specialist] = {
         "file": target.name,
-        "sha256": sha256_file(target),
+        "sha256": file_sha256(target),
         "bytes": target.stat().st_size,
-        "base_model": {"file": base_gguf.name, "sha256": sha256_file(base_gguf)},
+        "base_model": {"file": base_gguf.name, "sha256": file_sha256(base_gguf)},
         "dataset": dataset,
         "training": {
             "config": train_log.get("config"),
@@ -118,6 +109,54 @@ def install_adapter(
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def record_eval(
+    summary: dict[str, Any], report: Path, adapters_dir: Path = ADAPTERS_DIR
+) -> list[str]:
+    """Copy an evaluation's scores into the manifest, next to the adapters it measured.
+
+    An adapter is scored only when its file is the one the evaluation loaded (same
+    sha256 prefix); the others are left as they are.
+
+    Returns:
+        The specialists whose scores were recorded.
+    """
+    manifest_path = adapters_dir / "manifest.json"
+    manifest = read_manifest(manifest_path)
+    evaluated = (summary.get("models") or {}).get("adapters") or {}
+    recorded = []
+    for specialist, entry in manifest.get("adapters", {}).items():
+        measured = evaluated.get(specialist) or {}
+        results = (summary.get("results") or {}).get(specialist) or {}
+        if not measured or not entry["sha256"].startswith(str(measured.get("sha256"))):
+            continue
+        scores = {
+            config: {
+                key: round(value, 4) if isinstance(value, float) else value
+                for key, value in metrics.items()
+                if key not in ("status", "wall_s", "model_errors")
+            }
+            for config, metrics in results.items()
+            if metrics.get("status") == "ok"
+        }
+        entry["eval"] = {
+            "date": summary.get("date"),
+            "report": display(report),
+            "heldout_items": summary.get("limit"),
+            "scores": scores,
+        }
+        recorded.append(specialist)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return recorded
+
+
+def display(path: Path) -> str:
+    """``path`` relative to the project when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def faithful_summary(report: Any) -> dict[str, Any]:

@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from evals.specialists import add_eval_command
+from finetune.cli import add_train_command
+from finetune.datasets import add_data_command
 from graph.api import (
     Dispatcher,
     HistoryEntry,
@@ -22,16 +25,14 @@ from graph.api import (
 )
 from graph.checkpoint import CheckpointError
 from graph.context import Context, default_data_dir
-from evals.specialists import add_eval_command
-from finetune.cli import add_train_command
-from finetune.datasets import add_data_command
 from graph.models_cli import add_models_command
 from graph.sandbox_cli import add_sandbox_command
 from graph.state import TaskResult
 
 DESCRIPTION = """\
 slm-dispatch: a dispatcher that splits a request into sub-tasks and hands each to a
-small specialist model (sql, salesforce, summarize). Every SQL / SOQL statement is
+small specialist model (sql, salesforce, summarize; router, sql and salesforce are
+LoRA fine-tuned, see `train` and `eval`). Every SQL / SOQL statement is
 validated against the real schema before it runs; every step is checkpointed, so a
 thread can be resumed.
 
@@ -49,6 +50,8 @@ examples:
   slm-dispatch resume 3f2c…    (continue a thread that stopped)
   slm-dispatch history 3f2c…   (its checkpoints)
   slm-dispatch approve 3f2c…   (perform the Salesforce write it waits on; or `reject`)
+  slm-dispatch train sql --install   (fine-tune the SQL specialist; needs '.[train]')
+  slm-dispatch eval --limit 20       (prompted base vs fine-tuned on held-out requests)
 
 exit status: 0 every sub-task answered; 1 the run ended but something could not be
 answered (the answer says what and why) or it stopped and can be resumed; 2 a usage

@@ -20,6 +20,7 @@ __all__ = [
     "PROJECT_ROOT",
     "SPECIALISTS",
     "display_path",
+    "file_sha256",
     "install_base_model",
     "modelfile_path",
     "packaged_base_model",
@@ -94,7 +95,8 @@ def packaged_base_model() -> Path:
     )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -107,7 +109,7 @@ def _same_content(first: Path, second: Path) -> bool:
         return False
     if os.path.samefile(first, second):
         return True
-    return _sha256(first) == _sha256(second)
+    return file_sha256(first) == file_sha256(second)
 
 
 def install_base_model(dest_dir: Path = MODELS_DIR) -> Path:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 import struct
@@ -305,16 +304,10 @@ class OllamaStandIn:
             if self.slow_load_s:
                 time.sleep(self.slow_load_s)
             if runner is None:
-                from llama_cpp import Llama
+                # The runtime's loader: plain CPU buffers (see runtime.embedded.open_llama).
+                from runtime.embedded import open_llama
 
-                llama = Llama(
-                    model_path=key[0],
-                    lora_path=key[1],
-                    n_ctx=key[2],
-                    n_threads=os.cpu_count(),
-                    n_threads_batch=os.cpu_count(),
-                    verbose=False,
-                )
+                llama = open_llama(key[0], key[1], n_ctx=key[2])
                 with self._lock:
                     runner = self._runners.setdefault(key, _Runner(llama))
                     self.loads += 1

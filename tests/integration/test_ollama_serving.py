@@ -139,6 +139,14 @@ HELLO = [HumanMessage("Say hello.")]
 # ----------------------------------------------------------------------------- management
 
 
+def copy_modelfiles(tmp_path: Path) -> Path:
+    """Copy the Modelfiles to ``tmp_path/Modelfiles``, with the adapters they name beside."""
+    directory = tmp_path / "Modelfiles"
+    shutil.copytree(MODELFILES_DIR, directory)
+    (tmp_path / "adapters").symlink_to(MODELFILES_DIR.parent / "adapters")
+    return directory
+
+
 def test_every_specialist_is_built_from_its_modelfile(
     server: Server, built: dict[str, str]
 ) -> None:
@@ -158,9 +166,12 @@ def test_every_specialist_is_built_from_its_modelfile(
         assert sql["system"] == load_modelfile("sql").system
         assert sql["parameters"]["stop"] == ["<|im_end|>", ";", "Question:"]
         assert sql["parameters"]["num_predict"] == 160
-        # One upload for the shared base GGUF; later builds found the blob.
+        assert list(sql["adapters"]) == ["sql.gguf"]
+        assert "adapters" not in next(b for b in created if b["model"] == built["summarize"])
+        # One upload for the shared base GGUF and one per adapter; later builds found the base.
         uploads = [p for m, p, _ in server.standin.requests if m == "POST" and "/blobs/" in p]
-        assert len(uploads) == 1
+        adapters = [a for a in SPECIALISTS if load_modelfile(a).adapters]
+        assert len(uploads) == 1 + len(adapters) and len(adapters) == 3
 
 
 def test_rebuilding_skips_blobs_the_server_has(server: Server, built: dict[str, str]) -> None:
@@ -173,8 +184,7 @@ def test_rebuilding_skips_blobs_the_server_has(server: Server, built: dict[str, 
 def test_status_reports_a_changed_modelfile_as_stale(
     server: Server, built: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "Modelfiles"
-    shutil.copytree(MODELFILES_DIR, directory)
+    directory = copy_modelfiles(tmp_path)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / runtime.paths.BASE_MODEL_FILENAME).symlink_to(
         MODELS_DIR / runtime.paths.BASE_MODEL_FILENAME
@@ -212,8 +222,7 @@ def test_status_reports_a_changed_modelfile_as_stale(
 def test_a_changed_base_gguf_is_a_mismatch(
     server: Server, built: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "Modelfiles"
-    shutil.copytree(MODELFILES_DIR, directory)
+    directory = copy_modelfiles(tmp_path)
     (tmp_path / "models").mkdir()
     changed = tmp_path / "models" / runtime.paths.BASE_MODEL_FILENAME
     shutil.copyfile(MODELS_DIR / runtime.paths.BASE_MODEL_FILENAME, changed)
