@@ -179,24 +179,28 @@ def oracle_generator(case: BenchCase, previous: str | None, error: str | None) -
 def model_generator(backend: str | None = None) -> Generator:
     """Ask the ``salesforce`` specialist, decoding under the ``ActionRequest`` grammar.
 
-    The messages are the ones the graph's ``salesforce`` node sends: the Modelfile's
-    SYSTEM prompt, ``SOQL_PROMPT`` with the request and, on a repair, the rejected output
-    with ``SOQL_REPAIR_PROMPT``.
+    The messages are the ones the graph's ``salesforce`` node sends
+    (:func:`prompts.chat.salesforce_chat`: zero-shot for the fine-tuned specialist, few-shot
+    for a model without adapter) and, on a repair, the rejected output with
+    ``SOQL_REPAIR_PROMPT``.
     """
-    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+    from graph.context import Context
+    from nodes.support import is_finetuned, to_messages
+    from prompts.chat import salesforce_chat
     from prompts.render import render
-    from prompts.salesforce import SALESFORCE_OBJECTS, SOQL_PROMPT, SOQL_REPAIR_PROMPT
+    from prompts.salesforce import SOQL_REPAIR_PROMPT
     from runtime import get_chat_model, system_prompt
 
     model = get_chat_model("salesforce", backend=backend)
     schema = ActionRequest.model_json_schema()
     system = system_prompt("salesforce")
+    fewshot = not is_finetuned(model, Context(), "salesforce")
 
     def generate(case: BenchCase, previous: str | None, error: str | None) -> tuple[str, float]:
-        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
-        messages.append(
-            HumanMessage(render(SOQL_PROMPT, objects=SALESFORCE_OBJECTS, request=case.request))
+        messages: list[BaseMessage] = to_messages(
+            salesforce_chat(system, case.request, fewshot=fewshot)
         )
         if previous is not None and error is not None:
             messages += [AIMessage(previous), HumanMessage(render(SOQL_REPAIR_PROMPT, error=error))]
