@@ -130,7 +130,9 @@ def record_eval(
     for specialist, entry in manifest.get("adapters", {}).items():
         measured = evaluated.get(specialist) or {}
         results = (summary.get("results") or {}).get(specialist) or {}
-        if not measured or not entry["sha256"].startswith(str(measured.get("sha256"))):
+        if not results or not measured:
+            continue
+        if not entry["sha256"].startswith(str(measured.get("sha256"))):
             continue
         scores = {
             config: {
