@@ -405,7 +405,7 @@ def score_salesforce(output: str, gold_json: str, client: SalesforceClient) -> S
 
     Args:
         output: The model's reply (JSON of ``ActionRequest``, possibly fenced).
-        gold_json: The gold ``ActionRequest`` as JSON (a read action).
+        gold_json: The gold ``ActionRequest`` as JSON.
         client: A client of the org the held-out set was written for (the sandbox).
 
     Returns:
@@ -413,7 +413,8 @@ def score_salesforce(output: str, gold_json: str, client: SalesforceClient) -> S
         :meth:`~tools.salesforce.SalesforceClient.validate_action`, match (see
         :func:`action_key`); ``result_match`` when the predicted action is a read that
         returns the same records as the gold (ordered only when the gold SOQL has ORDER
-        BY). A predicted write is validated but never run.
+        BY). Writes, predicted or gold, are validated and compared but never run; their
+        ``result_match`` is the exact match.
 
     Raises:
         SalesforceError: The gold action itself does not validate or run.
@@ -433,10 +434,10 @@ def score_salesforce(output: str, gold_json: str, client: SalesforceClient) -> S
         return Score(True, False, False, prediction, result_match=False, error=str(exc))
     gold = client.validate_action(ActionRequest.model_validate_json(gold_json).action)
     correct = actions_match(predicted, gold)
-    if is_write(predicted):
-        return Score(
-            True, True, False, prediction, result_match=False, error="a write, never run here"
-        )
+    if is_write(predicted) or is_write(gold):
+        # Writes are compared, never run: the same validated write has the same effect.
+        error = None if correct else "different action (writes are compared, not run)"
+        return Score(True, True, correct, prediction, result_match=correct, error=error)
     try:
         predicted_rows = _run_action(client, predicted).rows
     except SalesforceError as exc:

@@ -1,6 +1,7 @@
 """The committed fine-tuning datasets against the real systems: every SQL target runs on a fresh
-demo database and returns its gold rows, every Salesforce action runs on the sandbox org, the
-llama.cpp grammars accept the SQL and router targets, and generation is deterministic."""
+demo database and returns its gold rows, every Salesforce action runs on the sandbox org (the
+writes after the reads), the llama.cpp grammars accept the SQL and router targets, and
+generation is deterministic."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from finetune.datasets import (
 from nodes.router import Plan
 from nodes.sql import sql_grammar
 from tools.demo_db import DEFAULT_SEED as DEMO_SEED
-from tools.salesforce import ActionRequest
+from tools.salesforce import ActionRequest, is_write
 from tools.salesforce_sandbox import SandboxServer, sandbox_client, start_sandbox
 from tools.sql import SqlDatabase
 
@@ -104,13 +105,29 @@ def test_every_stored_salesforce_action_validates_and_runs_on_the_sandbox(
 ) -> None:
     client = sandbox_client(sandbox)
     examples = stored("salesforce")
-    for example in examples:
-        action = ActionRequest.model_validate_json(example["target"]).action
+    actions = [ActionRequest.model_validate_json(e["target"]).action for e in examples]
+    reads = [(e, a) for e, a in zip(examples, actions, strict=True) if not is_write(a)]
+    # The writes after every read (they change the org), creates and updates before deletes
+    # (updates and deletes name disjoint records); a delete stored in both splits runs once.
+    order = {"create": 0, "update": 1, "delete": 2}
+    writes = sorted(
+        {
+            e["target"]: (e, a) for e, a in zip(examples, actions, strict=True) if is_write(a)
+        }.values(),
+        key=lambda pair: order[pair[1].action],
+    )
+    for example, action in reads:
         assert client.validate_action(action).model_dump() == action.model_dump(), example["id"]
         result = client.run(action, row_limit=2000)
         assert len(result.rows) == example["gold_records"], example["id"]
     assert sandbox.write_requests == 0
-    assert len(examples) > 2500
+    for example, action in writes:
+        assert client.validate_action(action).model_dump() == action.model_dump(), example["id"]
+        result = client.run(action, row_limit=2000)
+        assert len(result.rows) == example["gold_records"] == 1, example["id"]
+    assert sandbox.write_requests == len(writes)
+    assert len(reads) > 2500
+    assert len(writes) > 400  # distinct targets: several phrasings share one
 
 
 class GrammarChecker:

@@ -28,7 +28,7 @@ from evals.specialists import (
     sql_is_ordered,
 )
 from finetune.datasets import SANDBOX_ANCHOR
-from tools.salesforce import ActionRequest, SalesforceClient
+from tools.salesforce import ActionRequest, QueryAction, SalesforceClient
 from tools.salesforce_sandbox import SandboxServer, sandbox_client, start_sandbox
 from tools.sql import SqlDatabase
 
@@ -274,6 +274,28 @@ def test_salesforce_scores(client: SalesforceClient) -> None:
 
     not_json = score_salesforce("SELECT Name FROM Account", SF_GOLD, client)
     assert (not_json.syntactic, not_json.semantic) == (False, False)
+
+
+def test_salesforce_writes_are_compared_and_never_run(client: SalesforceClient) -> None:
+    record = client.run(QueryAction(soql="SELECT Id, Status FROM Lead LIMIT 1")).rows[0]
+    lead, status = record[0], record[1]
+    new_status = (
+        "Working - Contacted" if status != "Working - Contacted" else "Open - Not Contacted"
+    )
+    update = {"sobject": "Lead", "record_id": lead, "values": {"Status": new_status}}
+    gold = json.dumps({"action": {"action": "update", **update}})
+    same = score_salesforce(gold, gold, client)
+    assert (same.semantic, same.correct, same.result_match) == (True, True, True)
+    other = json.dumps({"action": {"action": "update", **update, "values": {"Rating": "Hot"}}})
+    assert score_salesforce(other, gold, client).correct is False
+    read = json.dumps({"action": {"action": "query", "soql": "SELECT Status FROM Lead"}})
+    score = score_salesforce(read, gold, client)
+    assert (score.semantic, score.correct, score.result_match) == (True, False, False)
+    delete = json.dumps({"action": {"action": "delete", "sobject": "Lead", "record_id": lead}})
+    assert score_salesforce(delete, delete, client).correct
+    # nothing ran: the lead is still there, with its status unchanged
+    after = client.run(QueryAction(soql=f"SELECT Status FROM Lead WHERE Id = '{lead}'")).rows
+    assert after == [[status]]
 
 
 def test_chains_are_seeded_and_need_every_step() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from finetune.datasets import (
+    _SF_WRITE_FAMILIES,
     DATA_DIR,
     ENTITY_SEPARATOR,
     MANIFEST_NAME,
@@ -31,9 +32,10 @@ from finetune.datasets import (
     verify,
 )
 from nodes.router import Plan, plan_from_model
-from tools.salesforce import ActionRequest
+from tools.salesforce import WRITE_ACTIONS, ActionRequest
 from tools.sql import SqlDatabase
 
+WRITE_FAMILIES = set(_SF_WRITE_FAMILIES)
 KEYS = ["id", "specialist", "family", "template", "entity", "request", "target"]
 EXTRA_KEYS = {"sql": ["gold_columns", "gold_rows"], "salesforce": ["gold_records"], "router": []}
 # Entity kinds whose values are written as quoted literals in targets.
@@ -58,8 +60,8 @@ def test_stored_files_match_the_manifest(manifest: dict[str, Any]) -> None:
     assert verify() == []
     for specialist in SPECIALISTS_WITH_DATA:
         splits = manifest["specialists"][specialist]
-        assert 2500 <= splits["train"]["count"] <= 4000, specialist
-        assert 150 <= splits["heldout"]["count"] <= 300, specialist
+        assert 2500 <= splits["train"]["count"] <= 4500, specialist
+        assert 150 <= splits["heldout"]["count"] <= 350, specialist
 
 
 def test_verify_reports_a_changed_and_a_missing_file(tmp_path: Path) -> None:
@@ -147,6 +149,24 @@ def test_heldout_values_are_never_written_in_a_training_target(
             target = example["target"]
             found = [literal for literal in literals if literal in target]
             assert not found, (example["id"], found)
+    # A write writes its values as JSON: none is a held-out value of its kind only, nor a
+    # held-out record Id.
+    held_values = {
+        value
+        for kind, value in (part.split("=", 1) for part in manifest["heldout_entities"])
+        if kinds_of.get(value, {kind}) == {kind} and kind != "account_prefix"
+    }
+    writes = 0
+    for example in data[("salesforce", "train")]:
+        action = json.loads(example["target"])["action"]
+        if action["action"] not in WRITE_ACTIONS:
+            continue
+        writes += 1
+        written = [str(v) for v in action.get("values", {}).values()]
+        names = [str(action.get("values", {}).get(key, "")) for key in ("Company", "Name")]
+        written += [action.get("record_id", "")] + [name.split()[0] for name in names if name]
+        assert not held_values & set(written), (example["id"], held_values & set(written))
+    assert writes > 500
 
 
 def test_entity_field_is_well_formed(data: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
@@ -287,17 +307,54 @@ def test_the_sql_shape_check_catches_what_the_grammar_refuses(
     assert any(problem in found for found in _sql_shape_problems(sql, columns, allowed))
 
 
-def test_salesforce_targets_are_read_actions_in_the_models_field_order(
+def test_salesforce_targets_are_actions_in_the_models_field_order(
     data: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> None:
     kinds: Counter[str] = Counter()
     for split in SPLITS:
+        seen_write = False
         for example in data[("salesforce", split)]:
             request = ActionRequest.model_validate_json(example["target"])
-            kinds[request.action.action] += 1
+            action = request.action.action
+            kinds[action] += 1
             assert json.dumps(request.model_dump(mode="json")) == example["target"]
             assert example["gold_records"] >= 1
-    assert set(kinds) == {"query", "get", "describe"}, kinds
+            # Writes follow every read and belong to the write families.
+            assert (action in WRITE_ACTIONS) == (example["family"] in WRITE_FAMILIES), example
+            assert not seen_write or action in WRITE_ACTIONS, example["id"]
+            seen_write = seen_write or action in WRITE_ACTIONS
+            if action in WRITE_ACTIONS:
+                assert example["gold_records"] == 1, example["id"]
+    assert set(kinds) == {"query", "get", "describe", "create", "update", "delete"}, kinds
+
+
+def test_salesforce_write_families_have_the_sizes_asked_for(manifest: dict[str, Any]) -> None:
+    entry = manifest["specialists"]["salesforce"]
+    train = sum(entry["train"]["families"].get(f, 0) for f in WRITE_FAMILIES)
+    heldout = sum(entry["heldout"]["families"].get(f, 0) for f in WRITE_FAMILIES)
+    assert 600 <= train <= 900, train
+    assert 40 <= heldout <= 60, heldout
+    held_templates = {family for family, _ in entry["heldout_templates"]}
+    for family in WRITE_FAMILIES:
+        assert family in held_templates, family
+        assert entry["train"]["families"].get(family, 0) >= 50, family
+        assert entry["heldout"]["families"].get(family, 0) >= 5, family
+
+
+def test_updates_and_deletes_name_disjoint_records(
+    data: dict[tuple[str, str], list[dict[str, Any]]],
+) -> None:
+    updated: set[str] = set()
+    deleted: set[str] = set()
+    for split in SPLITS:
+        for example in data[("salesforce", split)]:
+            action = json.loads(example["target"])["action"]
+            if action["action"] == "update":
+                updated.add(action["record_id"])
+            elif action["action"] == "delete":
+                deleted.add(action["record_id"])
+    assert updated and deleted
+    assert updated.isdisjoint(deleted)
 
 
 def test_router_targets_are_plans_that_plan_from_model_keeps(
