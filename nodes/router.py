@@ -94,6 +94,11 @@ _SUMMARIZE_WITH_TEXT = re.compile(
 )
 
 
+_QUOTED_THEN_MORE = re.compile(r'^\s*"[^"]*"\W*\w', re.DOTALL)
+"""A quoted text followed by more words: the request goes on after the text to summarise
+("Summarise: \"...\" Then how many orders ..."), so the rules leave it to the router model."""
+
+
 def split_clauses(request: str) -> list[str]:
     """Split a request into clauses at sentence ends, semicolons and ``then``."""
     parts = [_LEADING_JOINER.sub("", p.strip()) for p in _CLAUSE_SPLIT.split(request)]
@@ -112,7 +117,10 @@ def plan_by_rules(request: str) -> list[SubTask] | None:
     ``summarize`` clause that refers back to an earlier clause counts as summarize);
     a ``summarize`` clause then depends on the sub-task just before it.
     """
-    if _SUMMARIZE_WITH_TEXT.match(request):
+    with_text = _SUMMARIZE_WITH_TEXT.match(request)
+    if with_text:
+        if _QUOTED_THEN_MORE.match(with_text["text"]):
+            return None
         return [SubTask(id=1, specialist="summarize", instruction=request.strip(), depends_on=None)]
     plan: list[SubTask] = []
     for clause in split_clauses(request):

@@ -120,3 +120,13 @@ def test_dispatch_fans_out_independent_tasks_and_waits_for_dependencies() -> Non
 
 def test_dispatch_with_empty_plan_goes_to_respond() -> None:
     assert dispatch_ready(State(request="r")) == "respond"
+
+
+def test_a_quoted_text_to_summarise_followed_by_a_question_goes_to_the_model() -> None:
+    text = '"Visit report: Black Mesa plans a new office. Budget approval is due in March."'
+    alone = plan_by_rules(f"Summarize the following text: {text}")
+    assert alone is not None and [t["specialist"] for t in alone] == ["summarize"]
+    assert plan_by_rules(f"Summarize the following text: {text} Then how many orders?") is None
+    assert plan_by_rules(f"Summarise this: {text}, then list the open cases.") is None
+    unquoted = plan_by_rules("Summarise: the meeting went well. Then we left.")
+    assert unquoted is not None and len(unquoted) == 1
