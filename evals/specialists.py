@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -58,7 +57,13 @@ from nodes.support import strip_fences
 from prompts.chat import Turn, router_chat, salesforce_chat, sql_chat
 from runtime.embedded import EmbeddedChatModel
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
-from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, PROJECT_ROOT, display_path
+from runtime.paths import (
+    BASE_MODEL_FILENAME,
+    MODELS_DIR,
+    PROJECT_ROOT,
+    display_path,
+    file_sha256,
+)
 from runtime.registry import load_modelfile, system_prompt
 from tools.salesforce import (
     ActionRequest,
@@ -564,8 +569,7 @@ def _say(progress: bool, text: str) -> None:
 
 
 def _sha12(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()[:12]
+    return file_sha256(path)[:12]
 
 
 def _p95(values: Sequence[float]) -> float:

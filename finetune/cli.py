@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import shutil
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,10 @@ def _error(message: str) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Run ``slm-dispatch train``."""
-    try:
-        import peft  # noqa: F401
-        import torch
-        import transformers  # noqa: F401
-    except ImportError as exc:
+    missing = [name for name in ("torch", "transformers", "peft") if find_spec(name) is None]
+    if missing:
         return _error(
-            f"training needs torch, transformers and peft ({exc.name} is missing): "
+            f"training needs torch, transformers and peft ({', '.join(missing)} missing): "
             "pip install torch==2.13.0 && pip install -e '.[train]'"
         )
     from finetune.datasets import load_examples
@@ -299,7 +297,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     log = json.loads((out / "train_log.json").read_text())
     summary = {k: v for k, v in log.items() if k != "losses"}
     print(json.dumps({"adapter": str(gguf_path), **summary}, indent=2, default=str))
-    del torch
     return 0
 
 

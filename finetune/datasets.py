@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.paths import file_sha256
+
 __all__ = [
     "DATA_DIR",
     "DEFAULT_SEED",
@@ -3255,10 +3257,6 @@ def _write_jsonl(path: Path, examples: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _say(progress: bool, text: str) -> None:
     if progress:
         print(text, file=sys.stderr, flush=True)
@@ -3493,7 +3491,7 @@ def verify(data_dir: Path = DATA_DIR) -> list[str]:
             if not file.is_file():
                 problems.append(f"{entry['file']} is missing")
                 continue
-            if _sha256(file) != entry["sha256"]:
+            if file_sha256(file) != entry["sha256"]:
                 problems.append(f"{entry['file']}: sha256 differs from the manifest")
             with file.open(encoding="utf-8") as lines:
                 count = sum(1 for line in lines if line.strip())

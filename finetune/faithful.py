@@ -188,8 +188,7 @@ def compare_export(
             )
         if not check.same_output:
             near_tie = (
-                check.margin_at_divergence is not None
-                and check.margin_at_divergence <= noise_factor * report.noise_floor + slack
+                check.margin_at_divergence is not None and check.margin_at_divergence <= bound
             )
             if near_tie:
                 report.near_tie_divergences += 1

@@ -1847,33 +1847,15 @@ def http_timeout(environ: Mapping[str, str] = os.environ) -> float:
 
 
 class _TimeoutAdapter(requests.adapters.HTTPAdapter):
-    """Applies a default timeout: simple-salesforce sets none, so a hung org would hang."""
+    """A default timeout, and TLS verified against a pinned CA bundle when one is given.
 
-    def __init__(self, timeout: float) -> None:
+    simple-salesforce sets no timeout, so a hung org would hang; and requests lets
+    ``REQUESTS_CA_BUNDLE`` override ``Session.verify``, so the bundle is pinned here.
+    """
+
+    def __init__(self, timeout: float, ca_bundle: str | None = None) -> None:
         super().__init__()
         self._timeout = timeout
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: bool | str = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        """Send with the default timeout when the caller gave none."""
-        return super().send(
-            request, stream=stream, timeout=timeout or self._timeout, verify=verify, cert=cert,
-            proxies=proxies,
-        )  # fmt: skip
-
-
-class _TrustingAdapter(_TimeoutAdapter):
-    """Verifies TLS against one CA bundle, whatever REQUESTS_CA_BUNDLE says."""
-
-    def __init__(self, ca_bundle: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        super().__init__(timeout)
         self._ca_bundle = ca_bundle
 
     def send(
@@ -1885,10 +1867,10 @@ class _TrustingAdapter(_TimeoutAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
-        """Send with ``verify`` pinned to the CA bundle."""
+        """Send with the default timeout when the caller gave none, and the pinned bundle."""
         return super().send(
-            request, stream=stream, timeout=timeout, verify=self._ca_bundle, cert=cert,
-            proxies=proxies,
+            request, stream=stream, timeout=timeout or self._timeout,
+            verify=self._ca_bundle or verify, cert=cert, proxies=proxies,
         )  # fmt: skip
 
 
@@ -1903,9 +1885,7 @@ def _trusting_session(
     session = requests.Session()
     if ca_bundle:
         session.verify = ca_bundle
-        session.mount("https://", _TrustingAdapter(ca_bundle, timeout))
-    else:
-        session.mount("https://", _TimeoutAdapter(timeout))
+    session.mount("https://", _TimeoutAdapter(timeout, ca_bundle or None))
     session.mount("http://", _TimeoutAdapter(timeout))
     return session
 
