@@ -68,6 +68,8 @@ class CorpusCase:
         reason: A substring of the rejection / error message (empty for ``accept``).
         dialect: The dialect the text is written in (``sqlite`` or ``postgres``).
         question: For injection cases, the hostile question that led to ``sql``.
+        postgres_expect: The outcome on PostgreSQL when it differs from ``expect``.
+        postgres_reason: The message substring that goes with ``postgres_expect``.
     """
 
     id: str
@@ -77,6 +79,14 @@ class CorpusCase:
     reason: str = ""
     dialect: str = "sqlite"
     question: str = ""
+    postgres_expect: str = ""
+    postgres_reason: str = ""
+
+    def expected_on(self, dialect: str) -> tuple[str, str]:
+        """The expected outcome and message substring on a database of ``dialect``."""
+        if dialect == "postgres" and self.postgres_expect:
+            return self.postgres_expect, self.postgres_reason
+        return self.expect, self.reason
 
 
 def _build(parts: Sequence[Sequence[Any]]) -> str:
@@ -103,11 +113,14 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[CorpusCase]:
             reason=raw.get("reason", ""),
             dialect=raw.get("dialect", "sqlite"),
             question=raw.get("question", ""),
+            postgres_expect=raw.get("postgres_expect", ""),
+            postgres_reason=raw.get("postgres_reason", ""),
         )
-        if case.expect not in ("accept", "reject", "error"):
-            raise ValueError(f"{path}:{number}: expect must be accept, reject or error")
-        if case.expect != "accept" and not case.reason:
-            raise ValueError(f"{path}:{number}: a {case.expect} case needs a reason")
+        for expect, reason in (case.expected_on("sqlite"), case.expected_on("postgres")):
+            if expect not in ("accept", "reject", "error"):
+                raise ValueError(f"{path}:{number}: expect must be accept, reject or error")
+            if expect != "accept" and not reason:
+                raise ValueError(f"{path}:{number}: a {expect} case needs a reason")
         cases.append(case)
     return cases
 

@@ -33,6 +33,9 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokens import Token, TokenType
 
+from tools.sql_policy import check_node
+from tools.sql_roles import privilege_problems, refusal_message
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -62,7 +65,10 @@ __all__ = [
     "SqlValidationError",
     "MAX_PAREN_DEPTH",
     "MAX_QUERY_CHARS",
+    "MAX_RESULT_BYTES",
+    "MAX_ROW_BYTES",
     "MAX_SUBQUERY_DEPTH",
+    "MAX_VALUE_BYTES",
     "clean_sql",
 ]
 
@@ -74,6 +80,23 @@ MAX_PAREN_DEPTH = 24
 
 MAX_SUBQUERY_DEPTH = 5
 """Deepest nesting of SELECTs inside SELECTs accepted."""
+
+MAX_VALUE_BYTES = 16 * 1024
+"""Largest value kept in a result, in bytes of its text; a larger one is left out, and a
+marker in its place says how large it was."""
+
+MAX_ROW_BYTES = 64 * 1024
+"""Largest result row, in bytes of its values' text; a larger row fails the query."""
+
+MAX_RESULT_BYTES = 4 * 1024 * 1024
+"""Most bytes of values one result keeps; past it the rows stop and the result says it was
+truncated, however large the LIMIT."""
+
+SQLITE_MAX_LENGTH = 1024 * 1024
+"""SQLite's own bound (``SQLITE_LIMIT_LENGTH``) on any string or blob a query builds, so that
+one function call cannot build a huge value before the timeout can stop it."""
+
+_FETCH_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -622,7 +645,43 @@ def _single_row(source: Scope) -> bool:
             return True
     if query.args.get("group") is not None:
         return False
-    return any(projection.find(exp.AggFunc) for projection in query.expressions)
+
+    def aggregates(projection: exp.Expr) -> bool:
+        # An aggregate of this query itself: not in a window (count(*) OVER () keeps every
+        # row) and not in a nested subquery.
+        for found in projection.find_all(exp.AggFunc):
+            if found.find_ancestor(exp.Window) is None and found.find_ancestor(exp.Select) is query:
+                return True
+        return False
+
+    if any(projection.find(exp.Window) for projection in query.expressions):
+        return False
+    return any(aggregates(projection) for projection in query.expressions)
+
+
+def _own_columns(node: exp.Expr, select: exp.Expr) -> set[str]:
+    """Table aliases of the columns in ``node`` that belong to ``select`` (not a subquery)."""
+    found = set()
+    for column in node.find_all(exp.Column):
+        if column.table and column.find_ancestor(exp.Select) is select:
+            found.add(column.table)
+    return found
+
+
+def _equi_join(
+    condition: exp.Expr, select: exp.Expr, sources: Iterable[str]
+) -> tuple[str, str] | None:
+    """The two sources an equality conjunct ties (``a.x = b.y``), or None."""
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if not isinstance(condition, exp.EQ | exp.NullSafeEQ):
+        return None
+    known = set(sources)
+    left = _own_columns(condition.left, select) & known
+    right = _own_columns(condition.right, select) & known
+    if len(left) != 1 or len(right) != 1 or left == right:
+        return None
+    return next(iter(left)), next(iter(right))
 
 
 def _conjuncts(condition: exp.Expr | None) -> list[exp.Expr]:
@@ -678,12 +737,74 @@ class _Backend(ABC):
         """Read tables, columns and keys from the live database."""
 
     @abstractmethod
-    def run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
-        """Execute ``sql`` read-only; return column names and at most ``max_rows`` rows."""
+    def run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any], bool]:
+        """Execute ``sql`` read-only, within the byte caps.
+
+        Returns:
+            Column names, at most ``max_rows`` rows (each value over ``MAX_VALUE_BYTES``
+            replaced by a marker), and whether the rows stopped at ``MAX_RESULT_BYTES``.
+        """
 
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+
+def _value_bytes(value: Any) -> int:
+    """Size of one value as the result will hold it (its text, for anything but bytes)."""
+    if value is None:
+        return 4
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    return len(str(value))
+
+
+def _left_out(size: int) -> str:
+    return f"[value left out: {size} bytes, over the {MAX_VALUE_BYTES}-byte cap]"
+
+
+class _CappedRows:
+    """Rows gathered within the value, row and result byte caps."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.rows: list[list[Any]] = []
+        self.cut_short = False
+        self._max_rows = max_rows
+        self._bytes = 0
+
+    def wants_more(self) -> bool:
+        return not self.cut_short and len(self.rows) < self._max_rows
+
+    def add(self, batch: Iterable[Sequence[Any]], oversized: Iterable[dict[int, int]] = ()) -> None:
+        """Add fetched rows; ``oversized`` gives, per row, values the server already left out."""
+        extra = iter(oversized)
+        for raw in batch:
+            if not self.wants_more():
+                return
+            cut = next(extra, {})
+            row = []
+            for index, value in enumerate(raw):
+                size = cut.get(index)
+                if size is None:
+                    size = _value_bytes(value)
+                    if size > MAX_VALUE_BYTES:
+                        value = _left_out(size)
+                elif size > MAX_VALUE_BYTES:
+                    value = _left_out(size)
+                row.append(value)
+            row_bytes = sum(_value_bytes(value) for value in row)
+            if row_bytes > MAX_ROW_BYTES:
+                raise SqlExecutionError(
+                    f"a result row holds {row_bytes} bytes, over the {MAX_ROW_BYTES}-byte cap; "
+                    "select fewer or shorter columns"
+                )
+            if self._bytes + row_bytes > MAX_RESULT_BYTES:
+                self.cut_short = True
+                return
+            self._bytes += row_bytes
+            self.rows.append(row)
 
 
 _SQLITE_ALLOWED_ACTIONS = frozenset(
@@ -717,6 +838,7 @@ class _SqliteBackend(_Backend):
                 uri, uri=True, check_same_thread=False, isolation_level=None
             )
             self._conn.execute("PRAGMA query_only = ON")
+            self._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_LENGTH)
             self._conn.set_authorizer(_sqlite_authorizer)
         except sqlite3.Error as err:
             raise SqlConnectionError(f"cannot open SQLite database {str(path)!r}: {err}") from err
@@ -757,7 +879,7 @@ class _SqliteBackend(_Backend):
                     ref_column = ref_pk[0]
                 schema.foreign_keys.append(_ForeignKey(name, str(r[3]), str(r[2]), ref_column))
 
-    def run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
+    def run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any], bool]:
         deadline = time.monotonic() + timeout_s
         timed_out = False
 
@@ -776,9 +898,15 @@ class _SqliteBackend(_Backend):
                 cursor = self._conn.execute(sql)
                 try:
                     if cursor.description is None:
-                        return [], []
+                        return [], [], False
                     columns = [str(d[0]) for d in cursor.description]
-                    return columns, cursor.fetchmany(max_rows)
+                    capped = _CappedRows(max_rows)
+                    while capped.wants_more():
+                        batch = cursor.fetchmany(_FETCH_BATCH)
+                        if not batch:
+                            break
+                        capped.add(batch)
+                    return columns, capped.rows, capped.cut_short
                 finally:
                     cursor.close()
             except (sqlite3.Error, sqlite3.Warning) as err:
@@ -787,6 +915,11 @@ class _SqliteBackend(_Backend):
                         f"query timed out after {timeout_s:g}s; simplify it or filter more"
                     ) from err
                 message = str(err)
+                if "too big" in message:
+                    message = (
+                        f"{message}: a value the query builds is over {SQLITE_MAX_LENGTH} "
+                        "bytes; select less"
+                    )
                 if any(word in message for word in ("readonly", "read-only", "not authorized")):
                     message = f"{message}: the database is read-only, only SELECT is allowed"
                 raise SqlExecutionError(message) from err
@@ -803,11 +936,44 @@ class _SqliteBackend(_Backend):
 class _PostgresBackend(_Backend):
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, allow_privileged: bool = False) -> None:
         self._url = url
         self._lock = threading.Lock()
         self._closed = False
         self._conn: psycopg.Connection[Any] = self._connect()
+        try:
+            self._check_role(allow_privileged)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _check_role(self, allow_privileged: bool) -> None:
+        """Refuse a role that may do more than read, unless explicitly allowed."""
+        import psycopg
+
+        try:
+            with self._conn.transaction(force_rollback=True):
+                problems = privilege_problems(self._conn)
+                row = self._conn.execute(
+                    "SELECT current_user, current_database(), current_schemas(false)"
+                ).fetchone()
+        except psycopg.Error as err:
+            raise SqlConnectionError(
+                f"cannot read the PostgreSQL role's privileges: {err}"
+            ) from err
+        if not problems:
+            return
+        role, database, schemas = ("?", "?", []) if row is None else row
+        if allow_privileged:
+            logger.warning(
+                "running model-written SQL as privileged role %s (%s): allowed explicitly",
+                role,
+                "; ".join(problems),
+            )
+            return
+        raise SqlConnectionError(
+            refusal_message(str(role), problems, str(database), list(schemas) or ["public"])
+        )
 
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
@@ -911,7 +1077,63 @@ class _PostgresBackend(_Backend):
                 )
         return schema
 
-    def run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
+    def _fetch_capped(
+        self, sql: str, max_rows: int, timeout_s: float
+    ) -> tuple[list[str], list[Any], bool]:
+        """Run ``sql`` through server-side cursors, within the byte caps.
+
+        A first cursor (declared with the extended protocol, so one statement only) gives
+        the output columns without computing a row. The rows then come from a second cursor
+        over ``sql`` wrapped so that the server itself replaces each value over
+        ``MAX_VALUE_BYTES`` by NULL and reports its size: no huge value crosses the wire,
+        and ``fetchmany`` never pulls more rows than the caps keep, whatever the LIMIT.
+        """
+        if not _is_query(sql, self.dialect):
+            # Not a SELECT: validated SQL never is, so this only shows the connection's own
+            # refusal (a read-only transaction, one statement per call).
+            columns, rows = self._fetch(sql.encode(), None, max_rows, timeout_s, single=True)
+            capped = _CappedRows(max_rows)
+            capped.add(rows)
+            return columns, capped.rows, capped.cut_short
+        conn = self._conn
+        if conn.closed:
+            conn = self._conn = self._connect()
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(max(1, int(timeout_s * 1000))),),
+            )
+            cur.execute(f"DECLARE slm_probe NO SCROLL CURSOR FOR {sql}".encode(), prepare=True)
+            cur.execute(b"FETCH 0 FROM slm_probe")
+            if cur.description is None:
+                return [], [], False
+            columns = [column.name for column in cur.description]
+            cur.execute(b"CLOSE slm_probe")
+            names = [f"c{i}" for i in range(len(columns))]
+            sizes = [f"octet_length(_q.{name}::text)" for name in names]
+            kept = ", ".join(
+                f"CASE WHEN {size} > {MAX_VALUE_BYTES} THEN NULL ELSE _q.{name} END"
+                for name, size in zip(names, sizes, strict=True)
+            )
+            cut = ", ".join(
+                f"CASE WHEN {size} > {MAX_VALUE_BYTES} THEN '{i}:' || {size} END"
+                for i, size in enumerate(sizes)
+            )
+            wrapped = (
+                f"SELECT {kept}, concat_ws(',', {cut}) FROM (\n{sql}\n) AS _q({', '.join(names)})"
+            )
+            capped = _CappedRows(max_rows)
+            with conn.cursor(name="slm_rows") as rows_cursor:
+                rows_cursor.execute(wrapped.encode())
+                while capped.wants_more():
+                    batch = rows_cursor.fetchmany(_FETCH_BATCH)
+                    if not batch:
+                        break
+                    oversized = [_oversized(row[-1]) for row in batch]
+                    capped.add([row[:-1] for row in batch], oversized)
+            return columns, capped.rows, capped.cut_short
+
+    def run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any], bool]:
         import psycopg
         from psycopg import errors as pg_errors
 
@@ -919,7 +1141,7 @@ class _PostgresBackend(_Backend):
             if self._closed:
                 raise SqlExecutionError("the database connection is closed")
             try:
-                return self._fetch(sql.encode(), None, max_rows, timeout_s, single=True)
+                return self._fetch_capped(sql, max_rows, timeout_s)
             except pg_errors.QueryCanceled as err:
                 raise SqlExecutionError(
                     f"query timed out after {timeout_s:g}s; simplify it or filter more"
@@ -938,6 +1160,61 @@ class _PostgresBackend(_Backend):
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+
+
+def _only_tables(schema: _Schema, spec: str) -> _Schema:
+    """The part of ``schema`` that the table list ``spec`` lets the model see.
+
+    ``spec`` is comma-separated: plain names allow only those tables, ``!name`` hides one;
+    empty keeps every table. Every name must be a table of the schema (a typo must not
+    silently expose or hide the wrong thing).
+    """
+    entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
+    if not entries:
+        return schema
+    lower = {name.lower(): name for name in schema.tables}
+    allowed: set[str] = set()
+    hidden: set[str] = set()
+    for entry in entries:
+        bare = entry[1:].strip() if entry.startswith("!") else entry
+        name = lower.get(bare.lower())
+        if name is None:
+            raise SqlConnectionError(
+                f"the table list (SLM_SQL_TABLES) names `{bare}`, which the database does not "
+                f"have; tables: {', '.join(schema.tables)}"
+            )
+        (hidden if entry.startswith("!") else allowed).add(name)
+    keep = [
+        name
+        for name in schema.tables
+        if (not allowed or name in allowed) and name not in hidden
+    ]
+    return _Schema(
+        tables={name: schema.tables[name] for name in keep},
+        primary_keys={k: v for k, v in schema.primary_keys.items() if k in keep},
+        foreign_keys=[
+            fk for fk in schema.foreign_keys if fk.table in keep and fk.ref_table in keep
+        ],
+    )
+
+
+def _is_query(sql: str, dialect: str) -> bool:
+    """Whether ``sql`` parses as one SELECT (or set operation of SELECTs)."""
+    try:
+        parsed = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except (ParseError, TokenError, RecursionError):
+        return False
+    return len(parsed) == 1 and isinstance(parsed[0], _ALLOWED_ROOTS)
+
+
+def _oversized(text: str | None) -> dict[int, int]:
+    """Parse the server's ``index:size`` list of values it left out of one row."""
+    found = {}
+    for item in (text or "").split(","):
+        index, _, size = item.partition(":")
+        if index.isdigit() and size.isdigit():
+            found[int(index)] = int(size)
+    return found
 
 
 def _postgres_message(err: Exception) -> str:
@@ -968,12 +1245,12 @@ class SqlDatabase:
     dialect: str
     """``"sqlite"`` or ``"postgres"`` (sqlglot dialect names)."""
 
-    def __init__(self, backend: _Backend) -> None:
+    def __init__(self, backend: _Backend, *, tables: str = "") -> None:
         """Wrap an opened backend; use :meth:`open` instead."""
         self._backend = backend
         self.dialect = backend.dialect
         try:
-            self._schema = backend.read_schema()
+            self._schema = _only_tables(backend.read_schema(), tables)
         except sqlite3.Error as err:
             backend.close()
             raise SqlConnectionError(f"cannot read the database schema: {err}") from err
@@ -1003,27 +1280,34 @@ class SqlDatabase:
     # ---------------------------------------------------------------- opening and closing
 
     @classmethod
-    def open(cls, url: str) -> SqlDatabase:
+    def open(cls, url: str, *, tables: str = "", allow_privileged: bool = False) -> SqlDatabase:
         """Open a database read-only.
 
         Args:
             url: A SQLite file path, ``sqlite:///relative/path`` or ``sqlite:////abs/path``,
                 or a ``postgresql://`` URL (libpq syntax; a search path can be given with the
                 ``options`` query parameter, e.g. ``?options=-csearch_path%3Ddemo``).
+            tables: Which tables the model may see and query, comma-separated: names to
+                allow only those, ``!name`` to hide one; empty for every table. A hidden
+                table is absent from the schema, the prompt and the grammar, and a query
+                naming it is rejected as naming an unknown table.
+            allow_privileged: Run on PostgreSQL even when the role may do more than read
+                (a superuser, or a role that may write or create); refused by default.
 
         Returns:
             The opened database, with its schema read.
 
         Raises:
-            SqlConnectionError: The file does not exist, is not a database, or the server
-                cannot be reached.
+            SqlConnectionError: The file does not exist, is not a database, the server
+                cannot be reached, the PostgreSQL role is privileged, or ``tables`` names a
+                table the database does not have.
         """
         text = url.strip()
         lowered = text.lower()
         if lowered.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             if lowered.startswith("postgresql+psycopg://"):
                 text = "postgresql://" + text[len("postgresql+psycopg://") :]
-            return cls(_PostgresBackend(text))
+            return cls(_PostgresBackend(text, allow_privileged=allow_privileged), tables=tables)
         if lowered.startswith("sqlite:"):
             if not lowered.startswith("sqlite:///"):
                 raise SqlConnectionError(
@@ -1036,7 +1320,7 @@ class SqlDatabase:
         path = Path(text).expanduser()
         if not path.is_file():
             raise SqlConnectionError(f"SQLite database file not found: {str(path)!r}")
-        return cls(_SqliteBackend(path))
+        return cls(_SqliteBackend(path), tables=tables)
 
     def close(self) -> None:
         """Close the connection; further queries fail."""
@@ -1106,7 +1390,7 @@ class SqlDatabase:
                 f"WHERE {_quote_ident(column.name)} IS NOT NULL ORDER BY 1 LIMIT {max_values + 1}"
             )
             try:
-                _, rows = self._backend.run(sql, max_values + 1, 10.0)
+                _, rows, _ = self._backend.run(sql, max_values + 1, 10.0)
             except SqlExecutionError as err:
                 logger.warning("cannot list values of %s.%s: %s", table, column.name, err)
                 rows = []
@@ -1169,25 +1453,40 @@ class SqlDatabase:
             raise SqlValidationError(
                 f"only one SELECT statement is allowed; found {len(statements)} statements"
             )
-        statement = statements[0]
-        self._check_statement(statement, text)
-        _check_subquery_depth(statement, self.max_subquery_depth)
-        self._check_tables(statement)
         try:
-            qualified = self._check_columns(statement, dialect)
+            return self._check_parsed(statements[0], text, dialect)
         except RecursionError as err:
             raise SqlValidationError(
                 "query too complex to check (nested too deeply); write a simpler query"
             ) from err
+
+    def _check_parsed(self, statement: exp.Expr, text: str, dialect: str) -> str:
+        """Every check on the parsed statement; return the SQL to run on this database."""
+        self._check_statement(statement, text, dialect)
+        _check_subquery_depth(statement, self.max_subquery_depth)
+        self._check_tables(statement)
+        qualified = self._check_columns(statement, dialect)
         _check_set_operation_order(statement)
         if qualified is not None:
             self._check_cartesian(qualified)
         if dialect == self.dialect:
             return text
         target = qualified if qualified is not None else statement
-        return target.sql(dialect=self.dialect)
+        sql = target.sql(dialect=self.dialect)
+        # What runs is the transpiled text: check it again, in the database's own dialect.
+        try:
+            transpiled = sqlglot.parse_one(sql, read=self.dialect)
+        except (ParseError, TokenError) as err:
+            raise SqlValidationError(
+                f"the query cannot be translated to {_DIALECT_NAMES[self.dialect]}; "
+                "write it more simply"
+            ) from err
+        self._check_statement(transpiled, sql, self.dialect)
+        self._check_tables(transpiled)
+        return sql
 
-    def _check_statement(self, statement: exp.Expr, text: str) -> None:
+    def _check_statement(self, statement: exp.Expr, text: str, dialect: str) -> None:
+        """The statement kind, the block-listed nodes (for precise messages), the allow-list."""
         if not isinstance(statement, _ALLOWED_ROOTS):
             raise SqlValidationError(
                 f"only SELECT queries are allowed, not {_statement_kind(statement, text)}"
@@ -1208,19 +1507,29 @@ class SqlDatabase:
                 name = _function_name(node).lower()
                 if name in _FORBIDDEN_FUNCTIONS or name.startswith(_FORBIDDEN_FUNCTION_PREFIXES):
                     raise SqlValidationError(f"function `{name}` is not allowed")
+        for node in statement.walk():
+            reason = check_node(node, dialect)
+            if reason is not None:
+                raise SqlValidationError(reason)
 
     def _check_tables(self, statement: exp.Expr) -> None:
-        cte_names = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+        """Every FROM / JOIN source is a CTE visible where it is named, or a known table."""
         for table in statement.find_all(exp.Table):
             if not isinstance(table.this, exp.Identifier):
-                continue  # a table-valued function such as json_each(...)
+                function = table.this.sql_name() if isinstance(table.this, exp.Func) else ""
+                if isinstance(table.this, exp.Anonymous):
+                    function = str(table.this.name)
+                raise SqlValidationError(
+                    f"table-valued function `{function.lower() or table.sql()[:40]}` is not "
+                    f"allowed; select from the tables: {', '.join(self._schema.tables)}"
+                )
             name = table.name
             if table.args.get("db") or table.args.get("catalog"):
                 raise SqlValidationError(
                     f"write the bare table name `{name}` without a schema prefix "
                     f"(`{table.sql()}` is not allowed)"
                 )
-            if name.lower() in cte_names or name.lower() in self._lower_tables:
+            if name.lower() in _visible_ctes(table) or name.lower() in self._lower_tables:
                 continue
             available = ", ".join(self._schema.tables)
             suggestion = _suggest(name, self._schema.tables)
@@ -1246,25 +1555,33 @@ class SqlDatabase:
         except OptimizeError as err:
             message = self._diagnose_columns(statement) or _optimize_error_message(err)
             raise SqlValidationError(message) from err
-        except Exception:  # noqa: BLE001 - a qualifier bug must not block a query
-            logger.warning(
-                "sqlglot could not qualify the query; skipping column checks", exc_info=True
-            )
-            return None
+        except RecursionError:
+            raise
+        except Exception as err:  # noqa: BLE001 - names that cannot be checked are not trusted
+            logger.warning("sqlglot could not qualify the query", exc_info=True)
+            raise SqlValidationError(
+                "the column names of this query cannot be checked; write a simpler query"
+            ) from err
         _drop_generated_aliases(qualified)
         return qualified
 
     def _check_cartesian(self, qualified: exp.Expr) -> None:
         """Reject a FROM clause whose tables are not all tied together by a join condition.
 
-        Sources count as joined when an ON / USING / WHERE conjunct names columns of both.
-        A derived table of at most one row (an aggregate without GROUP BY, LIMIT 1) may be
-        cross-joined freely.
+        Sources count as joined by USING / NATURAL, or by an ON / WHERE conjunct that is an
+        equality with columns of one source on one side and of another on the other
+        (``<>``, ``OR`` and conditions inside subqueries tie nothing). A derived table of at
+        most one row (an aggregate without GROUP BY or window, LIMIT 1) may be cross-joined
+        freely.
         """
         try:
             scopes = traverse_scope(qualified)
-        except Exception:  # noqa: BLE001 - the qualifier already accepted the query
-            return
+        except RecursionError:
+            raise
+        except Exception as err:  # noqa: BLE001 - joins that cannot be checked are not trusted
+            raise SqlValidationError(
+                "the joins of this query cannot be checked; write a simpler query"
+            ) from err
         for scope in scopes:
             select = scope.expression
             if not isinstance(select, exp.Select):
@@ -1295,9 +1612,9 @@ class SqlDatabase:
                         for alias in names:
                             parent[find(alias)] = find(joined)
             for condition in conditions:
-                tied = sorted({c.table for c in condition.find_all(exp.Column)} & names.keys())
-                for alias in tied[1:]:
-                    parent[find(alias)] = find(tied[0])
+                tied = _equi_join(condition, select, names.keys())
+                if tied is not None:
+                    parent[find(tied[1])] = find(tied[0])
             groups: dict[str, list[str]] = {}
             for alias in names:
                 groups.setdefault(find(alias), []).append(alias)
@@ -1507,9 +1824,9 @@ class SqlDatabase:
             raise SqlExecutionError("empty query")
         text = self._with_limit(text, row_limit + 1)
         started = time.perf_counter()
-        columns, raw_rows = self._backend.run(text, row_limit + 1, timeout_s)
+        columns, raw_rows, cut_short = self._backend.run(text, row_limit + 1, timeout_s)
         elapsed = time.perf_counter() - started
-        truncated = len(raw_rows) > row_limit
+        truncated = cut_short or len(raw_rows) > row_limit
         rows = [[_json_value(value) for value in row] for row in raw_rows[:row_limit]]
         logger.debug(
             "%s query returned %d rows%s in %.3fs",
@@ -1564,6 +1881,30 @@ def _statement_kind(statement: exp.Expr, text: str) -> str:
             return label
     first = re.match(r"\s*([A-Za-z_]+)", re.sub(r"(?s)/\*.*?\*/|--[^\n]*", " ", text))
     return first.group(1).upper() if first else statement.key.upper()
+
+
+def _visible_ctes(node: exp.Expr) -> set[str]:
+    """Names of the CTEs in scope where ``node`` stands, lower-cased.
+
+    A CTE is visible in the body of the query that defines it and in the CTEs defined after
+    it in the same WITH (and in itself when the WITH is RECURSIVE); not in an enclosing
+    query. So a CTE named like a real table inside a subquery does not hide that table from
+    the outer query.
+    """
+    names: set[str] = set()
+    child: exp.Expr = node
+    parent = node.parent
+    while parent is not None:
+        with_ = parent.args.get("with_") or parent.args.get("with")
+        if isinstance(with_, exp.With) and child is not with_:
+            names.update(cte.alias_or_name.lower() for cte in with_.expressions)
+        elif isinstance(parent, exp.With) and isinstance(child, exp.CTE):
+            ctes = list(parent.expressions)
+            index = next(i for i, cte in enumerate(ctes) if cte is child)
+            visible = ctes[: index + 1] if parent.args.get("recursive") else ctes[:index]
+            names.update(cte.alias_or_name.lower() for cte in visible)
+        child, parent = parent, parent.parent
+    return names
 
 
 def _drop_generated_aliases(tree: exp.Expr) -> None:

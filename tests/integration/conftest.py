@@ -11,6 +11,7 @@ import pytest
 
 from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR, install_base_model
 from tools.demo_db import load_postgres
+from tools.sql_roles import create_reader_role
 
 POSTGRES_URL = os.environ.get(
     "SLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -67,3 +68,23 @@ def demo_schema(postgres_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+@contextmanager
+def reader_role(postgres_url: str, schema: str) -> Iterator[str]:
+    """A fresh role that can only read ``schema`` (made by the project's own helper).
+
+    Yields its URL with the search path set to ``schema``; the role is dropped afterwards.
+    """
+    role = f"slm_reader_{uuid.uuid4().hex[:10]}"
+    url = create_reader_role(with_search_path(postgres_url, schema), role)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+            conn.execute(f"DROP OWNED BY {role}".encode())
+            conn.execute(f"DROP ROLE {role}".encode())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import demo_schema, with_search_path
+from tests.integration.conftest import demo_schema, reader_role, with_search_path
 from tools.demo_db import COLUMNS, TABLES, create_sqlite_db, load_postgres
 from tools.sql import SqlConnectionError, SqlDatabase, SqlExecutionError, SqlValidationError
 
@@ -25,8 +25,14 @@ def pg_schema(pg_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def pg(pg_server: str, pg_schema: str) -> Iterator[SqlDatabase]:
-    database = SqlDatabase.open(with_search_path(pg_server, pg_schema))
+def pg_reader(pg_server: str, pg_schema: str) -> Iterator[str]:
+    with reader_role(pg_server, pg_schema) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pg(pg_reader: str) -> Iterator[SqlDatabase]:
+    database = SqlDatabase.open(pg_reader)
     yield database
     database.close()
 
@@ -250,10 +256,72 @@ def test_percent_signs_are_not_placeholders(pg: SqlDatabase) -> None:
     assert result.rows[0][0] > 0
 
 
-def test_load_is_repeatable(pg_server: str, pg_schema: str) -> None:
-    load_postgres(pg_server, schema=pg_schema)  # drops and recreates the tables
-    with SqlDatabase.open(with_search_path(pg_server, pg_schema)) as database:
+def test_load_is_repeatable(pg_server: str) -> None:
+    with demo_schema(pg_server, "reload") as schema:
+        load_postgres(pg_server, schema=schema)  # drops and recreates the tables
+        with SqlDatabase.open(
+            with_search_path(pg_server, schema), allow_privileged=True
+        ) as database:
+            assert database.run("SELECT COUNT(*) FROM orders").rows == [[5000]]
+
+
+def test_a_superuser_is_refused_with_the_sql_of_a_reader_role(
+    pg_server: str, pg_schema: str
+) -> None:
+    with pytest.raises(SqlConnectionError) as info:
+        SqlDatabase.open(with_search_path(pg_server, pg_schema))
+    message = info.value.message
+    assert "it is a superuser" in message
+    assert "CREATE ROLE slm_reader LOGIN PASSWORD" in message
+    assert f'GRANT SELECT ON ALL TABLES IN SCHEMA "{pg_schema}" TO slm_reader' in message
+    assert "SLM_SQL_ALLOW_PRIVILEGED=1" in message
+
+
+def test_a_role_that_may_write_is_refused(pg_server: str, pg_schema: str, pg_reader: str) -> None:
+    role = pg_reader.split("//", 1)[1].split(":", 1)[0]
+    import psycopg
+
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'GRANT INSERT ON "{pg_schema}".orders TO {role}'.encode())
+    try:
+        with pytest.raises(SqlConnectionError) as info:
+            SqlDatabase.open(pg_reader)
+        assert "may write to 1 table(s)" in info.value.message
+        assert f"{pg_schema}.orders" in info.value.message
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'REVOKE INSERT ON "{pg_schema}".orders FROM {role}'.encode())
+    with SqlDatabase.open(pg_reader) as database:  # a reader again
         assert database.run("SELECT COUNT(*) FROM orders").rows == [[5000]]
+
+
+def test_table_list_hides_tables_on_postgres(pg_reader: str) -> None:
+    with SqlDatabase.open(pg_reader, tables="!sales_reps") as database:
+        assert "sales_reps" not in database.tables()
+        with pytest.raises(SqlValidationError, match="no table `sales_reps`"):
+            database.validate("SELECT name FROM sales_reps")
+        assert "REFERENCES sales_reps" not in database.schema_text()
+
+
+def test_a_huge_value_never_crosses_the_wire(pg: SqlDatabase) -> None:
+    bomb = "replace(name, 'a', 'aaaaaaaaaaaaaaaaaaaa')"
+    for _ in range(4):
+        bomb = f"replace({bomb}, 'a', 'aaaaaaaaaaaaaaaaaaaa')"
+    result = pg.run(
+        f"SELECT id, {bomb} AS s FROM customers WHERE name LIKE '%a%' ORDER BY id", row_limit=3
+    )
+    assert len(result.rows) == 3
+    assert any("value left out" in str(row[1]) for row in result.rows)
+    assert all(len(str(row[1])) < 200 for row in result.rows)
+
+
+def test_an_explicit_huge_limit_is_not_pulled_into_memory(pg: SqlDatabase) -> None:
+    sql = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000000) "
+        "SELECT x FROM n LIMIT 100000000"
+    )
+    result = pg.execute(sql, row_limit=10, timeout_s=5)  # a full fetch would time out
+    assert result.rows == [[i] for i in range(1, 11)] and result.truncated
 
 
 def test_open_bad_server() -> None:

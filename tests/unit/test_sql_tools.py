@@ -180,7 +180,6 @@ VALID_QUERIES = [
     "SELECT c.name FROM customers c JOIN sales_reps s USING (id)",
     "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5) SELECT x FROM n",
     "SELECT name AS n FROM customers WHERE n LIKE 'A%'",
-    "SELECT key, value FROM json_each('{\"a\": 1}')",
     "-- how many?\nSELECT COUNT(*) FROM orders -- all of them",
     "```sql\nSELECT COUNT(*) FROM orders;\n```",
 ]
@@ -436,3 +435,83 @@ def test_closed_database(db_path: Path) -> None:
     database.close()  # idempotent
     with pytest.raises(SqlExecutionError, match="closed"):
         database.run("SELECT 1")
+
+
+def _replace_bomb(levels: int) -> str:
+    bomb = "name"
+    for _ in range(levels):
+        bomb = f"replace({bomb}, 'a', 'aaaaaaaaaaaaaaaaaaaa')"
+    return f"SELECT {bomb} AS s FROM customers WHERE name GLOB '*a*' ORDER BY id"
+
+
+def test_sqlite_refuses_to_build_a_huge_value(db: SqlDatabase) -> None:
+    with pytest.raises(SqlExecutionError, match="too big"):
+        db.run(_replace_bomb(5))
+    result = db.run("SELECT printf('%.*c', 200000000, 'x') AS s")
+    assert len(str(result.rows)) < 100  # SQLite gives NULL rather than 200 MB
+
+
+def test_values_over_the_cap_are_left_out_with_their_size(db: SqlDatabase) -> None:
+    result = db.run(_replace_bomb(4), row_limit=5)
+    assert len(result.rows) == 5
+    for (value,) in result.rows:
+        assert value.startswith("[value left out: ") and "16384-byte cap" in value
+    small = db.run("SELECT printf('%.*c', 1000, 'x') AS s")
+    assert small.rows == [["x" * 1000]]
+
+
+def test_results_stop_at_the_byte_cap(db: SqlDatabase) -> None:
+    from tools.sql import MAX_RESULT_BYTES
+
+    sql = (
+        "SELECT printf('%.*c', 10000, 'x') AS s, id FROM order_items "
+        "JOIN orders ON orders.id = order_items.order_id"
+    )
+    result = db.run(sql, row_limit=100_000)
+    assert result.truncated
+    held = sum(len(row[0]) for row in result.rows)
+    assert MAX_RESULT_BYTES - 20_000 < held <= MAX_RESULT_BYTES
+
+
+def test_a_row_over_the_row_cap_fails_clearly(db: SqlDatabase) -> None:
+    columns = ", ".join(f"printf('%.*c', 15000, 'x') AS c{i}" for i in range(6))
+    with pytest.raises(SqlExecutionError, match="over the 65536-byte cap"):
+        db.run(f"SELECT {columns}")
+
+
+@pytest.mark.parametrize(
+    ("tables", "visible"),
+    [
+        ("customers, orders", ["customers", "orders"]),
+        ("!sales_reps", ["customers", "products", "orders", "order_items"]),
+        ("ORDERS,order_items,!order_items", ["orders"]),
+    ],
+)
+def test_table_list(db_path: Path, tables: str, visible: list[str]) -> None:
+    with SqlDatabase.open(str(db_path), tables=tables) as database:
+        assert list(database.tables()) == visible
+        hidden = [t for t in ("sales_reps", "customers", "orders") if t not in visible]
+        for table in hidden:
+            with pytest.raises(SqlValidationError, match=f"no table `{table}`"):
+                database.validate(f"SELECT COUNT(*) FROM {table}")
+            assert f"CREATE TABLE {table} " not in database.schema_text()
+
+
+def test_table_list_with_an_unknown_name_is_refused(db_path: Path) -> None:
+    with pytest.raises(SqlConnectionError, match="names `custmers`, which the database"):
+        SqlDatabase.open(str(db_path), tables="custmers")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + "+".join(["1"] * 3000),
+        "SELECT id FROM orders WHERE " + " OR ".join(["id = 1"] * 1500),
+        "SELECT " + "-".join(["id"] * 2500) + " FROM orders",
+    ],
+)
+def test_long_flat_expressions_never_raise_recursion_error(db: SqlDatabase, sql: str) -> None:
+    try:
+        db.validate(sql)
+    except SqlValidationError as err:
+        assert "\n" not in err.message
