@@ -233,6 +233,54 @@ def cmd_setup(args: argparse.Namespace) -> int:
     _progress(f"· demo database: {database} …")
     create_sqlite_db(database, force=args.force)
     _progress("  ready")
+    if args.sql_reader_role:
+        return _create_sql_reader_role(args.sql_reader_role, args.database)
+    _check_sql_role(args.database)
+    return 0
+
+
+def _postgres_url(database: str | None) -> str | None:
+    url = database or os.environ.get("SLM_DATABASE_URL", "")
+    return url if url.lower().startswith(("postgresql://", "postgres://")) else None
+
+
+def _check_sql_role(database: str | None) -> None:
+    """Say, at set-up, when the configured PostgreSQL role would be refused, and the fix."""
+    url = _postgres_url(database)
+    if url is None:
+        return
+    from tools.sql import SqlDatabase, SqlToolError
+
+    _progress("· SQL database role …")
+    try:
+        SqlDatabase.open(url).close()
+    except SqlToolError as exc:
+        _progress(f"  {exc.message}")
+        return
+    _progress("  read-only: ok")
+
+
+def _create_sql_reader_role(role: str, database: str | None) -> int:
+    """Create a role that can only read the PostgreSQL database; print the URL to use."""
+    import psycopg
+
+    from tools.sql_roles import create_reader_role
+
+    url = _postgres_url(database)
+    if url is None:
+        raise UserError(
+            "--sql-reader-role needs a PostgreSQL database: give --database postgresql://… "
+            "(a role allowed to create roles) or set SLM_DATABASE_URL"
+        )
+    _progress(f"· SQL reader role {role} …")
+    try:
+        reader_url = create_reader_role(url, role)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    except psycopg.Error as exc:
+        raise UserError(f"could not create role {role}: {str(exc).strip()}") from exc
+    _progress("  created; it can only read. Use it with:")
+    _out(f"SLM_DATABASE_URL={reader_url}")
     return 0
 
 
@@ -331,6 +379,19 @@ def build_parser() -> argparse.ArgumentParser:
         "setup", help="place the base model and build the demo database (idempotent)"
     )
     setup.add_argument("--force", action="store_true", help="rebuild the demo database")
+    setup.add_argument(
+        "--database",
+        metavar="URL",
+        help="the PostgreSQL database to check or to create --sql-reader-role in "
+        "(default: $SLM_DATABASE_URL)",
+    )
+    setup.add_argument(
+        "--sql-reader-role",
+        metavar="NAME",
+        help="create a PostgreSQL role NAME that can only read the tables on the database's "
+        "search path, and print the SLM_DATABASE_URL to use (model-written SQL is refused "
+        "on a superuser or a role that may write)",
+    )
     setup.set_defaults(func=cmd_setup)
 
     def run_options(sub: argparse.ArgumentParser) -> None:

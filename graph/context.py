@@ -68,6 +68,22 @@ class Context:
     """SQL database the ``sql`` specialist queries: a SQLite path or a ``postgresql://`` URL.
     Env: SLM_DATABASE_URL (default: ``demo.sqlite`` in the data directory)."""
 
+    sql_tables: str = _env("SLM_SQL_TABLES", "")
+    """Tables the SQL specialist may see and query, comma-separated: plain names allow only
+    those, ``!name`` hides one (``!salaries,!audit_log``); empty: every table. A hidden table
+    is absent from the prompt and the grammar, and a query naming it is rejected.
+    Env: SLM_SQL_TABLES."""
+
+    sql_allow_privileged: bool = field(
+        default_factory=lambda: (
+            os.environ.get("SLM_SQL_ALLOW_PRIVILEGED", "").strip().lower()
+            in ("1", "true", "yes", "on")
+        )
+    )
+    """Run model-written SQL on PostgreSQL even as a role that may do more than read (a
+    superuser, or a role that may write, create or signal). Off by default: such a role is
+    refused with the SQL that creates a read-only one. Env: SLM_SQL_ALLOW_PRIVILEGED."""
+
     sql_dialect: str = _env("SLM_SQL_DIALECT", "sqlite")
     """Dialect the SQL specialist writes; sqlglot transpiles it to the database's.
     Env: SLM_SQL_DIALECT."""

@@ -39,18 +39,19 @@ from tools.sql_grammar import select_grammar
 
 logger = logging.getLogger(__name__)
 
-_databases: dict[str, SqlDatabase] = {}
+_databases: dict[tuple[str, str, bool], SqlDatabase] = {}
 _databases_lock = threading.Lock()
 _free_fallback_logged: set[str] = set()
 
 
-def open_database(url: str) -> SqlDatabase:
-    """Open the database at ``url`` once per process and share it."""
+def open_database(url: str, *, tables: str = "", allow_privileged: bool = False) -> SqlDatabase:
+    """Open the database at ``url`` once per process and settings, and share it."""
+    key = (url, tables, allow_privileged)
     with _databases_lock:
-        database = _databases.get(url)
+        database = _databases.get(key)
         if database is None:
-            database = SqlDatabase.open(url)
-            _databases[url] = database
+            database = SqlDatabase.open(url, tables=tables, allow_privileged=allow_privileged)
+            _databases[key] = database
         return database
 
 
@@ -217,7 +218,11 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
 
     since = time.perf_counter()
     try:
-        database = open_database(context.database_url)
+        database = open_database(
+            context.database_url,
+            tables=context.sql_tables,
+            allow_privileged=context.sql_allow_privileged,
+        )
         database.schema_text(sample_values=True)
     except (SqlToolError, OSError) as exc:
         message = getattr(exc, "message", str(exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -327,3 +328,41 @@ def test_an_explicit_huge_limit_is_not_pulled_into_memory(pg: SqlDatabase) -> No
 def test_open_bad_server() -> None:
     with pytest.raises(SqlConnectionError):
         SqlDatabase.open("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
+
+
+def test_setup_creates_a_reader_role_and_prints_its_url(
+    pg_server: str, pg_schema: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import psycopg
+
+    from graph.cli import main
+
+    role = f"slm_setup_{pg_schema[-10:]}"
+    admin = with_search_path(pg_server, pg_schema)
+    argv = ["--data-dir", str(tmp_path), "setup", "--database", admin, "--sql-reader-role", role]
+    try:
+        assert main(argv) == 0
+        printed = capsys.readouterr()
+        url = printed.out.strip().removeprefix("SLM_DATABASE_URL=")
+        with SqlDatabase.open(url) as database:  # not refused: it can only read
+            assert database.run("SELECT COUNT(*) FROM customers").rows == [[200]]
+        assert main(["--data-dir", str(tmp_path), "setup", "--database", url]) == 0
+        assert "read-only: ok" in capsys.readouterr().err
+        assert main(["--data-dir", str(tmp_path), "setup", "--database", admin]) == 0
+        assert "refusing to run model-written SQL" in capsys.readouterr().err
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}".encode())
+            conn.execute(f"DROP ROLE IF EXISTS {role}".encode())
+
+
+def test_graph_sql_node_refuses_a_superuser_and_says_why(pg_server: str, pg_schema: str) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graph.api import Dispatcher
+    from graph.context import Context
+
+    context = Context(backend="embedded", database_url=with_search_path(pg_server, pg_schema))
+    result = Dispatcher(InMemorySaver(), context).ask("How many customers are there?")
+    assert result.results[0]["status"] == "failed"
+    assert "refusing to run model-written SQL" in result.results[0]["output"]
