@@ -31,6 +31,7 @@ from graph.builder import compile_graph
 from graph.checkpoint import WriteJournal, open_async_checkpointer, open_checkpointer
 from graph.context import Context
 from graph.state import RouteInfo, SubTask, TaskResult
+from nodes.salesforce import approval_decision
 
 StepCallback = Callable[[str, dict[str, Any]], None]
 """Called after each node with the node's name and the update it wrote."""
@@ -128,6 +129,27 @@ def _with_journal(
     return replace(context, write_journal=journal)
 
 
+def approval_value(by: str) -> dict[str, Any]:
+    """The resume value that approves a paused write (``{"approved": True, "by": by}``).
+
+    Raises:
+        ValueError: The value would not pass ``approval_decision`` (it always does).
+    """
+    value: dict[str, Any] = {"approved": True, "by": str(by)}
+    if not approval_decision(value).approved:  # the node reads it with the same function
+        raise ValueError(f"not an approval: {value!r}")
+    return value
+
+
+def rejection_value(by: str, reason: str) -> dict[str, Any]:
+    """The resume value that declines a paused write."""
+    return {"approved": False, "by": str(by), "reason": str(reason)}
+
+
+JOURNAL_APPROVER = "write journal"
+"""The ``by`` of an approval that the write journal re-issues after a crash."""
+
+
 def _approved_before_crash(
     snapshot: StateSnapshot, thread_id: str, journal: Any
 ) -> Command[Any] | None:
@@ -135,8 +157,10 @@ def _approved_before_crash(
 
     An approval reaches the checkpoint only with the step that performs the write; a
     process killed inside that step leaves the thread paused again. The journal holds a
-    ``started`` record only for approved writes, so such a write is approved again (and the
-    journal then makes sure it is not performed twice).
+    ``started`` record only for approved writes (the node records it only after
+    ``approval_decision`` accepted the resume value), so such a write is approved again
+    (and the journal then makes sure it is not performed twice). Nothing else is taken
+    for an approval: no journal, no ``started`` record, no re-issue.
     """
     if journal is None or not snapshot.interrupts:
         return None
@@ -149,7 +173,7 @@ def _approved_before_crash(
     ]
     if not ids:
         return None
-    return Command(resume={i: {"approved": True, "by": "write journal"} for i in ids})
+    return Command(resume={i: approval_value(JOURNAL_APPROVER) for i in ids})
 
 
 def _finished(snapshot: StateSnapshot) -> bool:
@@ -298,7 +322,7 @@ class Dispatcher:
         The write is performed once; a thread resumed later does not perform it again.
         """
         snapshot = self.graph.get_state(_config(thread_id))
-        command = _decision(snapshot, thread_id, interrupt_id, {"approved": True, "by": by})
+        command = _decision(snapshot, thread_id, interrupt_id, approval_value(by))
         return self._run(command, thread_id, on_step)
 
     def reject(
@@ -312,7 +336,7 @@ class Dispatcher:
     ) -> RunResult:
         """Decline the thread's pending write(s); the sub-task ends as ``rejected``."""
         snapshot = self.graph.get_state(_config(thread_id))
-        value = {"approved": False, "by": by, "reason": reason}
+        value = rejection_value(by, reason)
         return self._run(_decision(snapshot, thread_id, interrupt_id, value), thread_id, on_step)
 
     def state(self, thread_id: str) -> RunResult:
@@ -421,7 +445,7 @@ class AsyncDispatcher:
     ) -> RunResult:
         """Approve the thread's pending write(s) and run on (see ``Dispatcher.approve``)."""
         snapshot = await self.graph.aget_state(_config(thread_id))
-        command = _decision(snapshot, thread_id, interrupt_id, {"approved": True, "by": by})
+        command = _decision(snapshot, thread_id, interrupt_id, approval_value(by))
         return await self._run(command, thread_id, on_step)
 
     async def reject(
@@ -435,7 +459,7 @@ class AsyncDispatcher:
     ) -> RunResult:
         """Decline the thread's pending write(s)."""
         snapshot = await self.graph.aget_state(_config(thread_id))
-        value = {"approved": False, "by": by, "reason": reason}
+        value = rejection_value(by, reason)
         command = _decision(snapshot, thread_id, interrupt_id, value)
         return await self._run(command, thread_id, on_step)
 

@@ -41,6 +41,37 @@ NEW_LEAD = json.dumps(
     }
 )
 
+LONG_DESCRIPTION = ("Printer says 'PC LOAD LETTER', then \"fire\"; see C:\\logs.\n" * 100)[:5000]
+
+NEW_OPPORTUNITY = json.dumps(
+    {
+        "action": {
+            "action": "create",
+            "sobject": "Opportunity",
+            "values": {
+                "Name": "Quillfeather renewal",
+                "StageName": "Negotiation/Review",
+                "CloseDate": "2031-03-31",
+                "Amount": 48250.75,
+            },
+        }
+    }
+)
+
+NEW_CASE = json.dumps(
+    {
+        "action": {
+            "action": "create",
+            "sobject": "Case",
+            "values": {
+                "Subject": "Quillfeather printer",
+                "Description": LONG_DESCRIPTION,
+                "Priority": "High",
+            },
+        }
+    }
+)
+
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
@@ -237,3 +268,39 @@ def test_without_the_journal_the_same_kill_writes_twice(org: SandboxServer, tmp_
     code, _ = run_worker("approve", store, "control", calls, "--no-journal", sandbox=org)
     assert code == 0
     assert len(leads_named_quillfeather(org)) == 2 and org.write_requests == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "sobject", "field", "value"),
+    [
+        (NEW_OPPORTUNITY, "Opportunity", "Name", "Quillfeather renewal"),
+        (NEW_CASE, "Case", "Subject", "Quillfeather printer"),
+    ],
+    ids=["opportunity-date-and-currency", "case-long-description"],
+)
+def test_a_killed_create_with_dates_or_long_text_is_performed_once(
+    reply: str, sobject: str, field: str, value: str, org: SandboxServer, tmp_path: Path
+) -> None:
+    """The look-up after a kill works for a date, a currency and a 5,000-character text area."""
+    store = str(tmp_path / "checkpoints.sqlite")
+    calls = tmp_path / "calls.txt"
+    thread = f"once-{sobject}"
+
+    def records() -> list[str]:
+        soql = f"SELECT Id FROM {sobject} WHERE {field} = '{value}'"
+        return [str(row[0]) for row in sandbox_client(org).run(QueryAction(soql=soql)).rows]
+
+    ask = ("--request", f"Create a {sobject}", "--salesforce-reply", reply)
+    code, first = run_worker("ask", store, thread, calls, *ask, sandbox=org)
+    assert code == 0 and first["pending"]
+    code, _ = run_worker("approve", store, thread, calls, "--fault", "kill-after-http", sandbox=org)
+    assert code == -signal.SIGKILL
+    created = records()
+    assert len(created) == 1 and org.write_requests == 1
+
+    code, resumed = run_worker("resume", store, thread, calls, sandbox=org)
+    assert code == 0 and resumed["finished"]
+    (task,) = resumed["results"]
+    assert task["status"] == "ok", task["output"]
+    assert task["output"] == f"Created {sobject} {created[0]}."
+    assert records() == created and org.write_requests == 1

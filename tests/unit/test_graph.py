@@ -9,9 +9,16 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graph.api import Dispatcher, RunFailedError
+from graph.api import (
+    JOURNAL_APPROVER,
+    Dispatcher,
+    RunFailedError,
+    approval_value,
+    rejection_value,
+)
 from graph.checkpoint import open_checkpointer
 from graph.context import Context
+from nodes.salesforce import APPROVAL_FORMAT, HOW_TO_APPROVE, approval_decision, shown_value
 from tests.fakes import ScriptedChatModel
 
 
@@ -207,3 +214,131 @@ def test_unavailable_model_is_reported_in_the_answer(demo_db: Path) -> None:
     assert "The SQL model is not available" in result.answer and "x.gguf" in result.answer
     routed = dispatcher.ask("Tell me something interesting")
     assert routed.finished and "router model is not available" in routed.answer
+
+
+# -- approval of paused Salesforce writes: only an explicit approval writes -------------
+
+
+class _LoudRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr exploded")
+
+
+APPROVALS: list[Any] = [
+    True,
+    {"approved": True},
+    {"approved": True, "by": "ada"},
+    {"approved": True, "by": "ada", "reason": "checked the duplicate list"},
+    {"approved": True, "by": "", "reason": ""},
+]
+
+NOT_APPROVALS: list[Any] = [
+    False,
+    None,
+    0,
+    1,
+    -1,
+    1.0,
+    2,
+    float("nan"),
+    "",
+    "yes",
+    "Yes",
+    "y",
+    "true",
+    "True",
+    "TRUE",
+    "1",
+    "ok",
+    "approve",
+    "approved",
+    "no",
+    "false",
+    " true ",
+    '{"approved": true}',
+    "None",
+    b"true",
+    [],
+    [True],
+    ["approved"],
+    (True,),
+    {True},
+    {},
+    {"approved": False},
+    {"approved": None},
+    {"approved": "yes"},
+    {"approved": "true"},
+    {"approved": "True"},
+    {"approved": 1},
+    {"approved": 1.0},
+    {"approved": [True]},
+    {"approved": {"approved": True}},
+    {"Approved": True},
+    {"APPROVED": True},
+    {"approve": True},
+    {"ok": True},
+    {"decision": "approve"},
+    {"by": "ada"},
+    {"approved": True, "by": 7},
+    {"approved": True, "by": None},
+    {"approved": True, "reason": ["x"]},
+    {"approved": True, "extra": "key"},
+    {"approved": True, 1: "x"},
+    {True: True},
+    _LoudRepr(),
+    object(),
+    "x" * 10_000,
+    {"approved": "y" * 10_000},
+]
+
+
+@pytest.mark.parametrize("value", APPROVALS, ids=repr)
+def test_explicit_approvals_are_approvals(value: Any) -> None:
+    decision = approval_decision(value)
+    assert decision.approved is True
+    assert decision.problem == ""
+    if isinstance(value, dict):
+        assert decision.by == value.get("by", "") and decision.reason == value.get("reason", "")
+
+
+@pytest.mark.parametrize("value", NOT_APPROVALS, ids=lambda v: shown_value(v)[:40])
+def test_anything_else_is_a_rejection_that_says_what_came_and_how_to_approve(value: Any) -> None:
+    decision = approval_decision(value)
+    assert decision.approved is False
+    text = decision.rejection_text()
+    assert decision.received and decision.received in text
+    assert len(decision.received) <= 80
+    assert '{"approved": true}' in text and APPROVAL_FORMAT in text
+    assert "Nothing was written" in text
+    if value is not False and not (isinstance(value, dict) and value.get("approved") is False):
+        assert decision.problem, "a value that is no decision at all says why"
+
+
+def test_rejection_text_names_who_and_why_and_the_value() -> None:
+    decision = approval_decision({"approved": False, "by": "ada", "reason": "a duplicate."})
+    assert decision.approved is False and decision.problem == ""
+    text = decision.rejection_text()
+    assert text.startswith("The write was rejected by ada: a duplicate. Nothing was written.")
+    assert "'by': 'ada'" in text
+    hostile = approval_decision({"approved": "yes", "by": "ada"}).rejection_text()
+    assert hostile.startswith("The write was not approved: \"approved\" is 'yes'")
+    assert "{'approved': 'yes', 'by': 'ada'}" in hostile
+
+
+def test_shown_value_is_short_and_never_raises() -> None:
+    assert shown_value("no") == "'no'"
+    assert len(shown_value("z" * 5000)) <= 80
+    assert len(shown_value({"approved": ["a" * 500] * 500})) <= 80
+    assert shown_value(_LoudRepr()).startswith("<_LoudRepr")
+    nested: list[Any] = []
+    nested.append(nested)
+    assert len(shown_value(nested)) <= 80
+
+
+def test_api_decisions_are_read_as_the_api_means_them() -> None:
+    assert approval_decision(approval_value("cli")).approved is True
+    assert approval_decision(approval_value(JOURNAL_APPROVER)).approved is True
+    assert approval_decision(approval_value(42)).by == "42"  # type: ignore[arg-type]
+    declined = approval_decision(rejection_value("cli", "not now"))
+    assert declined.approved is False and declined.by == "cli" and declined.reason == "not now"
+    assert '{"approved": true}' in HOW_TO_APPROVE
