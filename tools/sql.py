@@ -20,7 +20,8 @@ import time
 import unicodedata
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -988,6 +989,21 @@ class _PostgresBackend(_Backend):
         conn.read_only = True  # every transaction starts with BEGIN READ ONLY
         return conn
 
+    @contextmanager
+    def _read_only_cursor(
+        self, timeout_s: float
+    ) -> Iterator[tuple[psycopg.Connection[Any], psycopg.Cursor[Any]]]:
+        """A cursor in a read-only transaction with a statement timeout, always rolled back."""
+        conn = self._conn
+        if conn.closed:
+            conn = self._conn = self._connect()
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(max(1, int(timeout_s * 1000))),),
+            )
+            yield conn, cur
+
     def _fetch(
         self,
         sql: bytes,
@@ -1002,14 +1018,7 @@ class _PostgresBackend(_Backend):
         With ``single``, the statement is prepared (extended protocol), so the server
         refuses a string with several statements (e.g. ``COMMIT; DELETE ...``).
         """
-        conn = self._conn
-        if conn.closed:
-            conn = self._conn = self._connect()
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (str(max(1, int(timeout_s * 1000))),),
-            )
+        with self._read_only_cursor(timeout_s) as (conn, cur):
             cur.execute(sql, params, prepare=True if single else None)
             if cur.description is None:
                 return [], []
@@ -1095,14 +1104,7 @@ class _PostgresBackend(_Backend):
             capped = _CappedRows(max_rows)
             capped.add(rows)
             return columns, capped.rows, capped.cut_short
-        conn = self._conn
-        if conn.closed:
-            conn = self._conn = self._connect()
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (str(max(1, int(timeout_s * 1000))),),
-            )
+        with self._read_only_cursor(timeout_s) as (conn, cur):
             cur.execute(f"DECLARE slm_probe NO SCROLL CURSOR FOR {sql}".encode(), prepare=True)
             cur.execute(b"FETCH 0 FROM slm_probe")
             if cur.description is None:
