@@ -11,11 +11,17 @@ Parsing: SOQL is not SQL, so the text is first scanned by a small SOQL lexer tha
 structure and replaces every value (strings, ISO dates, date literals such as
 ``LAST_N_DAYS:30``) by a numbered string placeholder, quotes every identifier (``Case`` and
 ``Type`` are SQL keywords), renames SOQL functions to a private prefix so sqlglot sees plain
-anonymous functions, turns ``INCLUDES``/``EXCLUDES`` into ``IN``/``NOT IN`` and drops the
-clauses that do not affect field checks (``WITH SECURITY_ENFORCED``, ``FOR VIEW``,
-``USING SCOPE``). The rewritten text is parsed by sqlglot and the tree is walked with the
-placeholders resolved back to their SOQL values. The query sent to Salesforce is always the
-cleaned original text, never the rewrite.
+anonymous functions, turns ``INCLUDES``/``EXCLUDES`` into ``IN``/``NOT IN`` and drops the two
+allowed clauses that do not affect field checks (``WITH SECURITY_ENFORCED|USER_MODE`` and
+``USING SCOPE <scope>``, after checking them). The rewritten text is parsed by sqlglot and
+the tree is walked with the placeholders resolved back to their SOQL values. The query sent
+to Salesforce is always the cleaned original text, never the rewrite.
+
+What a query may contain is an allow-list (see :mod:`tools.salesforce_limits`): its size
+and nesting are capped before parsing, only read-only clauses pass (``FOR VIEW``,
+``FOR UPDATE``, ``UPDATE TRACKING`` ... are refused by name), SOQL's own OFFSET / LIMIT
+rules are enforced, and only the configured objects may be queried, traversed by a
+relationship path or acted on.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import logging
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
+from xml.sax.saxutils import escape as xml_escape
 
 import requests
 import sqlglot
@@ -40,10 +48,26 @@ from simple_salesforce import exceptions as sf_exc
 from simple_salesforce.format import format_soql
 from sqlglot import exp
 
+from tools.salesforce_limits import (
+    ALL_OBJECTS,
+    DEFAULT_OBJECTS,
+    MAX_FIELDS_ALL_LIMIT,
+    MAX_OFFSET,
+    MAX_SOQL_CONDITIONS,
+    MAX_SOQL_LENGTH,
+    MAX_SOQL_NESTING,
+    OBJECTS_ENV_VAR,
+    SIDE_EFFECT_CLAUSES,
+    USING_SCOPES,
+    WITH_CLAUSES,
+    parse_objects,
+)
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "ALL_ENV_VARS",
+    "DEFAULT_OBJECTS",
     "ENV_VARS",
     "KEY_PREFIXES",
     "MORE_ENV_VARS",
@@ -102,7 +126,7 @@ class SoqlQuery(BaseModel):
 
 # Free-text limits for the grammar: long enough for any field of the demo org (a long text
 # area holds 32,000 characters), short enough that a runaway model stops.
-_MAX_SOQL: Final = 4000
+_MAX_SOQL: Final = MAX_SOQL_LENGTH
 _MAX_NAME: Final = 80
 _MAX_VALUE: Final = 32000
 _MAX_FIELDS: Final = 60
@@ -502,11 +526,47 @@ _SESSION_ID_RE: Final = re.compile(r"00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+")
 _BEARER_RE: Final = re.compile(r"(?i)bearer\s+\S+")
 
 
+_PERCENT_RE: Final = re.compile(r"(%[0-9A-F]{2})")
+_XML_QUOTES: Final[Mapping[str, str]] = MappingProxyType({'"': "&quot;", "'": "&apos;"})
+
+
+def _secret_forms(secret: str) -> set[str]:
+    """The ways a secret can appear in a message: as is, URL-, JSON- and XML-escaped."""
+    forms = {
+        secret,
+        urllib.parse.quote(secret),
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        urllib.parse.quote_plus(secret, safe="/"),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        xml_escape(secret),
+        xml_escape(secret, dict(_XML_QUOTES)),
+        xml_escape(secret, {'"': "&#34;", "'": "&#39;"}),
+        xml_escape(secret, {'"': "&quot;", "'": "&#x27;"}),
+    }
+    return {form for form in forms if len(form) >= 4}
+
+
 def _scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove secrets and anything shaped like a session id from ``text``."""
-    for secret in sorted(secrets, key=len, reverse=True):
+    """Remove secrets and anything shaped like a session id from ``text``.
+
+    Each secret is removed as written and in its URL-encoded (``quote``, ``quote_plus``;
+    percent escapes in either case), JSON-escaped and XML-escaped forms.
+    """
+    forms: set[str] = set()
+    for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            forms |= _secret_forms(secret)
+    for form in sorted(forms, key=len, reverse=True):
+        if _PERCENT_RE.search(form):  # percent escapes may come back in lower case
+            pattern = "".join(
+                f"%(?i:{part[1:]})" if _PERCENT_RE.fullmatch(part) else re.escape(part)
+                for part in _PERCENT_RE.split(form)
+            )
+            text = re.sub(pattern, "***", text)
+        else:
+            text = text.replace(form, "***")
     text = _SESSION_ID_RE.sub("***", text)
     text = _BEARER_RE.sub("Bearer ***", text)
     text = text.strip()
@@ -656,9 +716,11 @@ _SQL_ONLY: Final[Mapping[str, str]] = MappingProxyType(
         "TYPEOF": "TYPEOF is not supported here; select the polymorphic fields directly",
     }
 )
-_WITH_OK: Final = frozenset({"SECURITY_ENFORCED", "USER_MODE", "SYSTEM_MODE"})
-_FOR_OK: Final = frozenset({"VIEW", "REFERENCE", "UPDATE"})
 _FIELDS_ARGS: Final = frozenset({"ALL", "STANDARD", "CUSTOM"})
+_AFTER_WITH: Final = frozenset({"GROUP", "ORDER", "LIMIT", "OFFSET"})
+_AFTER_USING: Final = _AFTER_WITH | {"WHERE", "WITH"}
+_LOGICAL: Final = frozenset({"AND", "OR", "NOT"})
+_OPERAND_KINDS: Final = frozenset({"string", "datetime", "date", "number", "ident", "bind"})
 
 _TOKEN_RE: Final = re.compile(
     r"""
@@ -788,6 +850,49 @@ def _lex(soql: str) -> list[_Token]:
     return tokens
 
 
+def _check_complexity(tokens: list[_Token]) -> None:
+    """Refuse queries nested or chained beyond the limits, before anything parses them.
+
+    The nesting depth counts open parentheses plus the prefix operators (NOT, a sign)
+    waiting for their operand at each level: the parser recurses on both.
+    """
+    levels = [0]  # per open parenthesis: prefix operators pending at that level
+    deepest = 0
+    conditions = 0
+    previous: _Token | None = None
+    for tok in tokens:
+        upper = tok.text.upper() if tok.kind == "ident" else ""
+        if tok.text == "(":
+            levels.append(0)
+        elif tok.text == ")":
+            if len(levels) > 1:
+                levels.pop()
+            levels[-1] = 0
+        elif upper == "NOT" or (
+            tok.kind == "sign"
+            and (previous is None or (previous.kind not in _OPERAND_KINDS and previous.text != ")"))
+        ):
+            levels[-1] += 1
+        elif upper in ("AND", "OR") or tok.kind == "op" or tok.text == ",":
+            levels[-1] = 0
+        if upper in _LOGICAL:
+            conditions += 1
+        deepest = max(deepest, len(levels) - 1 + sum(levels))
+        previous = tok
+    if deepest > MAX_SOQL_NESTING:
+        raise SoqlValidationError(
+            f"the query nests {deepest} levels deep (parentheses, NOT and signs); at most "
+            f"{MAX_SOQL_NESTING} are allowed: remove redundant parentheses and double NOTs",
+            code="QUERY_TOO_COMPLICATED",
+        )
+    if conditions > MAX_SOQL_CONDITIONS:
+        raise SoqlValidationError(
+            f"the query joins {conditions} conditions with AND / OR / NOT; at most "
+            f"{MAX_SOQL_CONDITIONS} are allowed: list values with IN ('a', 'b', ...) instead",
+            code="QUERY_TOO_COMPLICATED",
+        )
+
+
 class _Rewriter:
     """Turns SOQL tokens into sqlglot-friendly SQL and remembers every literal value."""
 
@@ -809,6 +914,7 @@ class _Rewriter:
         self.out.append(f"'__soql_value_{index}__'")
 
     def rewrite(self) -> str:
+        _check_complexity(self.tokens)
         first = self._peek_word(0)
         if first != "SELECT":
             if first in _DML_WORDS:
@@ -840,6 +946,9 @@ class _Rewriter:
             )
         elif tok.kind == "ident":
             return self._ident(i, tok.text)
+        elif tok.kind == "sign" and i > 0 and self._peek_word(i - 1) in ("LIMIT", "OFFSET"):
+            word = self._peek_word(i - 1)
+            raise SoqlValidationError(f"{word} takes a whole number from 0 up, e.g. {word} 10")
         else:
             self.out.append(tok.text)
         return i + 1
@@ -855,22 +964,12 @@ class _Rewriter:
             self._placeholder("date_literal", text, upper)
             return i + 1
         nxt = self._peek_word(i + 1)
+        if upper in ("FOR", "UPDATE"):
+            self._side_effect_clause(upper, nxt)
         if upper == "WITH":
-            if nxt not in _WITH_OK:
-                raise SoqlValidationError(
-                    "only WITH SECURITY_ENFORCED / USER_MODE / SYSTEM_MODE is supported here"
-                )
-            return i + 2
-        if upper == "FOR":
-            if nxt not in _FOR_OK:
-                raise SoqlValidationError("only FOR VIEW / FOR REFERENCE is supported here")
-            return i + 2
-        if upper == "UPDATE" and nxt in {"TRACKING", "VIEWSTAT"}:
-            return i + 2
+            return self._with_clause(i, nxt)
         if upper == "USING":
-            if nxt != "SCOPE" or self._peek_word(i + 2) is None:
-                raise SoqlValidationError("write USING SCOPE followed by a scope, e.g. mine")
-            return i + 3
+            return self._using_scope(i, nxt)
         if upper in _DML_WORDS:
             raise SoqlValidationError(
                 f"only read-only SELECT queries can run here; `{upper}` is not allowed",
@@ -892,6 +991,87 @@ class _Rewriter:
             return self._function(i, text, upper)
         self.out.append(f'"{text}"')
         return i + 1
+
+    @staticmethod
+    def _side_effect_clause(upper: str, nxt: str | None) -> None:
+        """Refuse FOR VIEW / FOR REFERENCE / FOR UPDATE / UPDATE TRACKING / UPDATE VIEWSTAT."""
+        clause = f"{upper} {nxt}" if nxt else upper
+        effect = SIDE_EFFECT_CLAUSES.get(clause)
+        if effect is not None:
+            raise SoqlValidationError(
+                f"`{clause}` is not allowed: {effect}, and a query here must be read-only; "
+                "remove the clause",
+                code="NOT_A_QUERY",
+            )
+        if upper == "FOR":
+            raise SoqlValidationError(
+                f"`{clause}` is not allowed: a read-only query has no FOR clause; remove it",
+                code="NOT_A_QUERY",
+            )
+
+    def _followed_by_clause(self, i: int, allowed: frozenset[str]) -> bool:
+        """Whether token ``i`` ends the query or subquery, or starts one of ``allowed``."""
+        tok = self._peek(i)
+        if tok is None or tok.text == ")":
+            return True
+        return tok.kind == "ident" and tok.text.upper() in allowed
+
+    def _with_clause(self, i: int, nxt: str | None) -> int:
+        """Check a WITH clause (one of WITH_CLAUSES) and its place, then drop it."""
+        if nxt not in WITH_CLAUSES:
+            shown = {None: "WITH", "DATA": "WITH DATA CATEGORY"}.get(nxt, f"WITH {nxt}")
+            raise SoqlValidationError(
+                f"`{shown}` is not allowed here; the only WITH clauses are "
+                + " and ".join(f"WITH {w}" for w in sorted(WITH_CLAUSES))
+            )
+        if self._peek_word(i + 2) == "WHERE":
+            raise SoqlValidationError(
+                f"WITH {nxt} goes after WHERE: write ... WHERE <conditions> WITH {nxt}"
+            )
+        if not self._after_from(i) or not self._followed_by_clause(i + 2, _AFTER_WITH):
+            raise SoqlValidationError(
+                f"WITH {nxt} goes after FROM and WHERE, before GROUP BY, ORDER BY and LIMIT, "
+                "once per query"
+            )
+        return i + 2
+
+    def _using_scope(self, i: int, nxt: str | None) -> int:
+        """Check USING SCOPE <scope> and its place (right after FROM <Object>), then drop it."""
+        scope_tok = self._peek(i + 2)
+        scope = scope_tok.text if scope_tok is not None and scope_tok.kind == "ident" else None
+        known = ", ".join(USING_SCOPES.values())
+        if nxt != "SCOPE" or scope is None:
+            raise SoqlValidationError(f"write USING SCOPE followed by a scope, one of: {known}")
+        if scope.lower() not in USING_SCOPES:
+            hint = _did_you_mean(scope, USING_SCOPES.values())
+            raise SoqlValidationError(
+                f"`{_short(scope)}` is not a scope for USING SCOPE{hint} (scopes: {known})"
+            )
+        words = [self._peek_word(j) if j >= 0 else None for j in (i - 3, i - 2, i - 1)]
+        follows_from = words[2] is not None and "FROM" in (words[0], words[1])
+        if words[1] != "FROM" and words[2] in _KEYWORDS:
+            follows_from = False
+        if not follows_from or not self._followed_by_clause(i + 3, _AFTER_USING):
+            raise SoqlValidationError(
+                "USING SCOPE goes right after FROM <Object>, once, e.g. "
+                "SELECT Name FROM Account USING SCOPE mine WHERE ..."
+            )
+        return i + 3
+
+    def _after_from(self, i: int) -> bool:
+        """Whether a FROM comes before token ``i`` at the same parenthesis level."""
+        depth = 0
+        for j in range(i - 1, -1, -1):
+            text = self.tokens[j].text
+            if text == ")":
+                depth += 1
+            elif text == "(":
+                if depth == 0:
+                    return False
+                depth -= 1
+            elif depth == 0 and self.tokens[j].kind == "ident" and text.upper() == "FROM":
+                return True
+        return False
 
     def _function(self, i: int, text: str, upper: str) -> int:
         if upper not in _FUNCTIONS:
@@ -1004,6 +1184,99 @@ class _Analysis:
     bare_count: bool
 
 
+_SELECT_ARGS: Final = frozenset(
+    {"expressions", "from", "from_", "where", "group", "having", "order", "limit", "offset"}
+)
+"""The parts of a parsed SELECT that a read-only SOQL query may have."""
+
+_MAX_TREE_DEPTH: Final = MAX_SOQL_CONDITIONS + 8 * MAX_SOQL_NESTING + 32
+"""The deepest parse tree the (recursive) checks walk: chains of AND/OR are left-deep."""
+
+
+def _too_deep() -> SoqlValidationError:
+    return SoqlValidationError(
+        f"the query is nested too deeply to check; simplify it (at most {MAX_SOQL_NESTING} "
+        f"levels of parentheses and {MAX_SOQL_CONDITIONS} AND / OR / NOT conditions)",
+        code="QUERY_TOO_COMPLICATED",
+    )
+
+
+def _check_tree_depth(root: exp.Expr) -> None:
+    """Refuse a parse tree deeper than the recursive checks can walk (measured iteratively)."""
+    stack: list[tuple[exp.Expr, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_TREE_DEPTH:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+
+
+@dataclass(frozen=True)
+class _AllowList:
+    """The objects a client may query, traverse with a path and act on.
+
+    Attributes:
+        names: The object API names as configured; None allows every described object.
+    """
+
+    names: frozenset[str] | None
+
+    @classmethod
+    def of(cls, objects: Iterable[str] | str | None) -> _AllowList:
+        """Build from ``allowed_objects``: None is the default, ``*`` every object.
+
+        Raises:
+            ValueError: An entry is not an object API name.
+        """
+        if objects is None:
+            return cls(DEFAULT_OBJECTS)
+        if isinstance(objects, str):
+            parsed = parse_objects(objects)
+            return cls(DEFAULT_OBJECTS) if parsed is None else cls.of(parsed)
+        names = frozenset(str(o).strip() for o in objects if str(o).strip())
+        if ALL_OBJECTS in names:
+            return cls(None)
+        bad = sorted(n for n in names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n))
+        if bad:
+            raise ValueError(f"allowed_objects holds object API names; {bad[0]!r} is not one")
+        return cls(names)
+
+    def allows(self, name: str) -> bool:
+        """Whether ``name`` (any casing) may be used."""
+        return self.names is None or name.lower() in {n.lower() for n in self.names}
+
+    def listing(self) -> str:
+        """The allowed names for messages."""
+        if self.names is None:
+            return "every object of the org"
+        return ", ".join(sorted(self.names)) if self.names else "none"
+
+    def refusal(self, name: str, object_names: Callable[[], list[str]]) -> SoqlValidationError:
+        """The error for an object that is not on the list (it may or may not exist)."""
+        if name.lower() in {n.lower() for n in object_names()}:
+            return SoqlValidationError(
+                f"`{_short(name)}` is not an object allowed here; use one of: {self.listing()}",
+                code="INVALID_TYPE",
+            )
+        return SoqlValidationError(
+            _no_object_message(name, self, object_names), code="INVALID_TYPE"
+        )
+
+
+_DEFAULT_ALLOW_LIST: Final = _AllowList(DEFAULT_OBJECTS)
+
+
+def _no_object_message(
+    name: str, allowed: _AllowList, object_names: Callable[[], list[str]]
+) -> str:
+    """``no object `X` in this org``, with a suggestion among the objects allowed here."""
+    if allowed.names is None:
+        return f"no object `{_short(name)}` in this org{_did_you_mean(name, object_names())}"
+    hint = _did_you_mean(name, sorted(allowed.names))
+    listing = "" if hint else f" (objects allowed here: {allowed.listing()})"
+    return f"no object `{_short(name)}` in this org{hint}{listing}"
+
+
 class _Checker:
     """Walks a parsed query and checks it against the org's metadata."""
 
@@ -1012,19 +1285,56 @@ class _Checker:
         object_info: Callable[[str], _ObjectInfo | None],
         object_names: Callable[[], list[str]],
         values: Mapping[int, _Value],
+        allowed: _AllowList = _DEFAULT_ALLOW_LIST,
     ) -> None:
         self._object_info = object_info
         self._object_names = object_names
         self._values = values
+        self._allowed = allowed
 
     # -- entry points ------------------------------------------------------------------
 
     def check(self, root: exp.Expr) -> _Analysis:
-        if not isinstance(root, exp.Select):
-            raise SoqlValidationError("the query must be one SELECT ... FROM <Object> statement")
-        info = self._from_object(root, parent=None)
-        bare_count = self._check_select(root, info, nested="top")
+        """Check a parsed query; no RecursionError escapes (it becomes a validation error)."""
+        try:
+            if not isinstance(root, exp.Select):
+                raise SoqlValidationError(
+                    "the query must be one SELECT ... FROM <Object> statement"
+                )
+            _check_tree_depth(root)
+            info = self._from_object(root, parent=None)
+            bare_count = self._check_select(root, info, nested="top")
+        except RecursionError:
+            raise _too_deep() from None
         return _Analysis(sobject=info.name, bare_count=bare_count)
+
+    def _target(self, rel: Mapping[str, Any], owner: _ObjectInfo, part: str) -> _ObjectInfo:
+        """The object a relationship path step leads to; it must be single, allowed, described."""
+        name = rel.get("relationshipName") or part
+        id_field = rel.get("name")
+        targets = [str(t) for t in rel.get("referenceTo") or []]
+        if len(targets) != 1:
+            kinds = f" ({', '.join(targets)})" if targets else ""
+            raise SoqlValidationError(
+                f"`{name}` on {owner.name} is polymorphic{kinds}: the fields behind it cannot "
+                f"be checked, so they cannot be used here; use the Id field `{id_field}` instead",
+                code="INVALID_FIELD",
+            )
+        if not self._allowed.allows(targets[0]):
+            raise SoqlValidationError(
+                f"`{name}` on {owner.name} leads to {targets[0]}, which is not an object "
+                f"allowed here ({self._allowed.listing()}); use the Id field `{id_field}` "
+                "instead",
+                code="INVALID_FIELD",
+            )
+        target = self._object_info(targets[0])
+        if target is None:
+            raise SoqlValidationError(
+                f"`{name}` on {owner.name} leads to {targets[0]}, which cannot be described, "
+                f"so its fields cannot be checked; use the Id field `{id_field}` instead",
+                code="INVALID_FIELD",
+            )
+        return target
 
     # -- structure ---------------------------------------------------------------------
 
@@ -1041,6 +1351,13 @@ class _Checker:
         ):
             if select.args.get(key):
                 raise SoqlValidationError(hint)
+        extra = sorted(k for k, v in select.args.items() if v and k not in _SELECT_ARGS)
+        if extra:  # anything sqlglot understood beyond the read-only clauses: refuse it
+            raise SoqlValidationError(
+                f"the query has a clause SOQL reads do not allow ({extra[0].rstrip('_')}); "
+                "the form is SELECT ... FROM ... [WHERE] [GROUP BY] [HAVING] [ORDER BY] "
+                "[LIMIT] [OFFSET]"
+            )
         source = select.args.get("from_") or select.args.get("from")
         if not isinstance(source, exp.From):
             raise SoqlValidationError("the query has no FROM: write SELECT <fields> FROM <Object>")
@@ -1052,6 +1369,10 @@ class _Checker:
                 f"FROM must name one object; `{'.'.join(p.name for p in table.parts)}` is not "
                 "an object name"
             )
+        if any(v for k, v in table.args.items() if k not in ("this", "alias")) or any(
+            v for k, v in source.args.items() if k != "this"
+        ):
+            raise SoqlValidationError("FROM must name one object, e.g. FROM Opportunity")
         name = table.name
         if parent is not None:
             child = parent.children.get(name.lower())
@@ -1068,14 +1389,25 @@ class _Checker:
                     "(a subquery in SELECT names a child relationship, e.g. "
                     "(SELECT LastName FROM Contacts))"
                 )
-            child_info = self._object_info(str(child.get("childSObject")))
+            child_object = str(child.get("childSObject"))
+            if not self._allowed.allows(child_object):
+                raise SoqlValidationError(
+                    f"the child relationship `{name}` on {parent.name} holds {child_object} "
+                    f"records, and {child_object} is not an object allowed here "
+                    f"({self._allowed.listing()})",
+                    code="INVALID_TYPE",
+                )
+            child_info = self._object_info(child_object)
             if child_info is None:
                 raise SoqlValidationError(f"cannot describe the child objects of `{name}`")
             return child_info
+        if not self._allowed.allows(name):
+            raise self._allowed.refusal(name, self._object_names)
         info = self._object_info(name)
         if info is None:
-            hint = _did_you_mean(name, self._object_names())
-            raise SoqlValidationError(f"no object `{name}` in this org{hint}", code="INVALID_TYPE")
+            raise SoqlValidationError(
+                _no_object_message(name, self._allowed, self._object_names), code="INVALID_TYPE"
+            )
         return info
 
     def _check_select(self, select: exp.Select, info: _ObjectInfo, *, nested: str) -> bool:
@@ -1145,12 +1477,7 @@ class _Checker:
         if order is not None:
             for ordered in order.expressions:
                 self._walk(ordered, info, alias, aliases, clause="order")
-        for key in ("limit", "offset"):
-            node = select.args.get(key)
-            if node is not None:
-                value = node.args.get("expression")
-                if not (isinstance(value, exp.Literal) and value.is_int):
-                    raise SoqlValidationError(f"{key.upper()} takes a whole number, e.g. 10")
+        self._check_limits(select)
 
         if (aggregate or group is not None) and not bare_count:
             for name in plain_fields:
@@ -1160,6 +1487,43 @@ class _Checker:
                         "or wrap it in an aggregate such as MAX()"
                     )
         return bare_count
+
+    @staticmethod
+    def _check_limits(select: exp.Select) -> None:
+        """LIMIT and OFFSET are whole numbers from 0; OFFSET and FIELDS() have SOQL's caps."""
+        numbers: dict[str, int] = {}
+        for key in ("limit", "offset"):
+            node = select.args.get(key)
+            if node is None:
+                continue
+            value = node.args.get("expression")
+            extra = any(v for k, v in node.args.items() if k != "expression")
+            if extra or not (isinstance(value, exp.Literal) and value.is_int):
+                raise SoqlValidationError(
+                    f"{key.upper()} takes a whole number from 0 up, e.g. {key.upper()} 10"
+                )
+            numbers[key] = int(value.this)
+        if numbers.get("offset", 0) > MAX_OFFSET:
+            raise SoqlValidationError(
+                f"OFFSET can be at most {MAX_OFFSET} in SOQL; narrow the query with WHERE "
+                "instead (e.g. on CreatedDate or Id)",
+                code="NUMBER_OUTSIDE_VALID_RANGE",
+            )
+        for item in select.expressions:
+            node = item.this if isinstance(item, exp.Alias) else item
+            if not isinstance(node, exp.Anonymous) or _Checker._function_name(node) != "FIELDS":
+                continue
+            arg = node.expressions[0] if node.expressions else None
+            which = str(arg.this).upper() if isinstance(arg, exp.Literal) else ""
+            if which in ("ALL", "CUSTOM") and not (
+                "limit" in numbers and numbers["limit"] <= MAX_FIELDS_ALL_LIMIT
+            ):
+                raise SoqlValidationError(
+                    f"FIELDS({which}) needs LIMIT {MAX_FIELDS_ALL_LIMIT} or less, e.g. "
+                    f"SELECT FIELDS({which}) FROM ... LIMIT {MAX_FIELDS_ALL_LIMIT}; "
+                    "FIELDS(STANDARD) needs no LIMIT",
+                    code="MALFORMED_QUERY",
+                )
 
     def _show(self, node: exp.Expr) -> str:
         """Render a node as SOQL-ish text: values as written, identifiers unquoted."""
@@ -1188,10 +1552,12 @@ class _Checker:
 
     # -- fields ------------------------------------------------------------------------
 
-    def _resolve(
-        self, parts: list[str], info: _ObjectInfo, *, clause: str
-    ) -> dict[str, Any] | None:
-        """Check a field path; return its describe() entry, or None if unverifiable."""
+    def _resolve(self, parts: list[str], info: _ObjectInfo, *, clause: str) -> dict[str, Any]:
+        """Check a field path and return its describe() entry.
+
+        Every object the path traverses must be allowed and described; a path through a
+        polymorphic relationship cannot be checked and is refused.
+        """
         current = info
         trail = info.name
         for part in parts[:-1]:
@@ -1214,12 +1580,7 @@ class _Checker:
                     f"no relationship `{part}` on {current.name}{hint}{listing}",
                     code="INVALID_FIELD",
                 )
-            targets = rel.get("referenceTo") or []
-            if len(targets) != 1:
-                return None  # polymorphic: the fields depend on the record's type
-            target = self._object_info(str(targets[0]))
-            if target is None:
-                return None
+            target = self._target(rel, current, part)
             trail = f"{trail}.{rel['relationshipName']}"
             current = target
         last = parts[-1]
@@ -1323,8 +1684,7 @@ class _Checker:
             if isinstance(arg, exp.Column | exp.Dot):
                 parts = self._strip_alias(_path_parts(arg), info, alias)
                 fld = self._resolve(parts, info, clause="function")
-                if fld is not None:
-                    self._check_function_arg(fn, fld)
+                self._check_function_arg(fn, fld)
             else:
                 self._walk(arg, info, alias, aliases, clause=clause)
 
@@ -1375,13 +1735,17 @@ class _Checker:
                 raise SoqlValidationError(
                     "put the field on the left of a comparison, e.g. Amount > 1000"
                 )
+            if not isinstance(left, exp.Anonymous):
+                raise SoqlValidationError(
+                    f"`{_short(self._show(left))}` cannot stand on the left of a comparison: "
+                    "compare one field or function with a value, e.g. Amount > 1000 AND "
+                    "Amount < 5000"
+                )
             return  # a function such as CALENDAR_YEAR(CloseDate) = 2024
         parts = self._strip_alias(_path_parts(left), info, alias)
         if len(parts) == 1 and parts[0].lower() in aliases:
             return
         fld = self._resolve(parts, info, clause=clause)
-        if fld is None:
-            return
         if isinstance(node, exp.In):
             if node.args.get("query") is not None:
                 return
@@ -1898,22 +2262,48 @@ class SalesforceClient:
             ``<Object>.describe()``, ``describe()``, ``query()`` and ``query_all_iter()``
             (tests pass a stand-in).
         secrets: Values to scrub from error messages.
+        allowed_objects: The objects that may be queried, reached through a relationship
+            path or subquery, and read, written or described by an action. None (the
+            default) allows :data:`DEFAULT_OBJECTS`, the ones the specialist is trained for;
+            ``frozenset({"*"})`` allows every object the org describes. Anything else is
+            refused before it reaches the org.
+
+    Raises:
+        ValueError: ``allowed_objects`` holds something that is not an object API name.
     """
 
-    def __init__(self, sf: Any, *, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        sf: Any,
+        *,
+        secrets: Iterable[str] = (),
+        allowed_objects: frozenset[str] | Iterable[str] | None = None,
+    ) -> None:
         self._sf = sf
         self._secrets = tuple(secrets)
+        self._allowed = _AllowList.of(allowed_objects)
         self._describes: dict[str, dict[str, Any] | None] = {}
         self._infos: dict[str, _ObjectInfo | None] = {}
         self._global_names: list[str] | None = None
         self._global_loaded = False
 
+    @property
+    def allowed_objects(self) -> frozenset[str] | None:
+        """The objects this client may use; None when every described object is allowed."""
+        return self._allowed.names
+
     @classmethod
-    def connect(cls, creds: SalesforceCredentials) -> SalesforceClient:
+    def connect(
+        cls,
+        creds: SalesforceCredentials,
+        *,
+        allowed_objects: frozenset[str] | Iterable[str] | None = None,
+    ) -> SalesforceClient:
         """Sign in to Salesforce with the given credentials.
 
         Args:
             creds: Credentials from :meth:`SalesforceCredentials.from_env` or built directly.
+            allowed_objects: The object allow-list (see :class:`SalesforceClient`).
 
         Returns:
             A client for the org.
@@ -1953,11 +2343,15 @@ class SalesforceClient:
             logger.warning("Salesforce connection failed: %s", error.message)
             raise error from None
         logger.info("connected to Salesforce (%s)", creds.kind)
-        return cls(sf, secrets=creds.secrets)
+        return cls(sf, secrets=creds.secrets, allowed_objects=allowed_objects)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SalesforceClient:
-        """Connect with credentials from environment variables.
+        """Connect with credentials and settings from environment variables.
+
+        Besides the credentials, ``SF_OBJECTS`` sets the object allow-list: API names
+        separated by commas, or ``*`` for every object the org describes; unset, the client
+        allows :data:`DEFAULT_OBJECTS`.
 
         Args:
             environ: The variables to read; the process environment by default.
@@ -1966,12 +2360,17 @@ class SalesforceClient:
             A client for the org.
 
         Raises:
-            SalesforceError: The variables are missing, or sign-in failed.
+            SalesforceError: The variables are missing or ``SF_OBJECTS`` is malformed
+                (``NOT_CONFIGURED``), or sign-in failed.
         """
+        try:
+            allowed = parse_objects(environ.get(OBJECTS_ENV_VAR))
+        except ValueError as exc:
+            raise SalesforceError(str(exc), code="NOT_CONFIGURED") from None
         creds = SalesforceCredentials.from_env(environ)
         if creds is None:
             raise SalesforceError(missing_credentials_message(), code="NOT_CONFIGURED")
-        return cls.connect(creds)
+        return cls.connect(creds, allowed_objects=allowed)
 
     # -- metadata ----------------------------------------------------------------------
 
@@ -2034,14 +2433,17 @@ class SalesforceClient:
             The describe result (``name``, ``fields``, ``childRelationships``, ...).
 
         Raises:
-            SalesforceError: No such object (retryable, so the model can pick another),
-                or the call failed (final).
+            SalesforceError: No such object, or one this client does not allow (retryable,
+                so the model can pick another), or the call failed (final).
         """
+        if not self._allowed.allows(sobject):
+            raise self._allowed.refusal(sobject, self._object_names)
         result = self._lookup(sobject)
         if result is None:
-            hint = _did_you_mean(sobject, self._object_names())
             raise SalesforceError(
-                f"no object `{sobject}` in this org{hint}", retryable=True, code="INVALID_TYPE"
+                _no_object_message(sobject, self._allowed, self._object_names),
+                retryable=True,
+                code="INVALID_TYPE",
             )
         return result
 
@@ -2057,26 +2459,35 @@ class SalesforceClient:
     # -- validation and queries --------------------------------------------------------
 
     def _analyse(self, soql: str) -> tuple[str, _Analysis]:
+        if len(soql) > MAX_SOQL_LENGTH:
+            raise SoqlValidationError(
+                f"the query has {len(soql):,} characters; at most {MAX_SOQL_LENGTH:,} are "
+                "allowed: select fewer fields or use shorter conditions",
+                code="QUERY_TOO_COMPLICATED",
+            )
         cleaned = clean_soql(soql)
         if not cleaned:
             raise SoqlValidationError(
                 "the query is empty; write one SELECT <fields> FROM <Object> statement",
                 code="EMPTY",
             )
-        rewriter = _Rewriter(_lex(cleaned))
-        sql = rewriter.rewrite()
         try:
-            trees = [t for t in sqlglot.parse(sql) if t is not None]
-        except sqlglot.errors.SqlglotError as exc:
-            message = _parse_error_message(exc, rewriter.values)
-            raise SoqlValidationError(message, code="MALFORMED_QUERY") from None
-        if len(trees) != 1:
-            raise SoqlValidationError("only one SOQL statement is allowed")
-        root = trees[0]
-        if isinstance(root, exp.Union | exp.Intersect | exp.Except):
-            raise SoqlValidationError("SOQL allows one SELECT only; there is no UNION")
-        checker = _Checker(self._info, self._object_names, rewriter.values)
-        return cleaned, checker.check(root)
+            rewriter = _Rewriter(_lex(cleaned))
+            sql = rewriter.rewrite()  # also caps nesting and conditions before parsing
+            try:
+                trees = [t for t in sqlglot.parse(sql) if t is not None]
+            except sqlglot.errors.SqlglotError as exc:
+                message = _parse_error_message(exc, rewriter.values)
+                raise SoqlValidationError(message, code="MALFORMED_QUERY") from None
+            if len(trees) != 1:
+                raise SoqlValidationError("only one SOQL statement is allowed")
+            root = trees[0]
+            if isinstance(root, exp.Union | exp.Intersect | exp.Except):
+                raise SoqlValidationError("SOQL allows one SELECT only; there is no UNION")
+            checker = _Checker(self._info, self._object_names, rewriter.values, self._allowed)
+            return cleaned, checker.check(root)
+        except RecursionError:
+            raise _too_deep() from None
 
     def validate_soql(self, soql: str) -> str:
         """Check a SOQL query against the org's metadata without running it.
@@ -2244,25 +2655,20 @@ class SalesforceClient:
                 "Account.Name",
                 code="INVALID_FIELD",
             )
-        checker = _Checker(self._info, self._object_names, {})
+        checker = _Checker(self._info, self._object_names, {}, self._allowed)
         if (
             len(parts) > 1
             and parts[0].lower() == info.name.lower()
             and (parts[0].lower() not in info.relationships)
         ):
             parts = parts[1:]
-        checker._resolve(parts, info, clause="select")
+        checker._resolve(parts, info, clause="select")  # every step allowed and described
         canonical: list[str] = []
-        current: _ObjectInfo | None = info
+        current = info
         for part in parts[:-1]:
-            assert current is not None
             rel = current.relationships[part.lower()]
             canonical.append(str(rel["relationshipName"]))
-            targets = rel.get("referenceTo") or []
-            current = self._info(str(targets[0])) if len(targets) == 1 else None
-            if current is None:
-                return ".".join(canonical + parts[len(canonical) :])
-        assert current is not None
+            current = checker._target(rel, current, part)
         canonical.append(str(current.fields[parts[-1].lower()]["name"]))
         return ".".join(canonical)
 
@@ -2282,11 +2688,17 @@ class SalesforceClient:
             values converted to the field's type, the SOQL cleaned.
 
         Raises:
-            SoqlValidationError: The action does not fit the org; the message says what to
-                change (retryable).
+            SoqlValidationError: The action does not fit the org, or uses an object this
+                client does not allow; the message says what to change (retryable).
             SalesforceError: The object is unknown (retryable), the user may not perform
                 this kind of action, or fetching metadata failed (final).
         """
+        try:
+            return self._validate_action(action)
+        except RecursionError:
+            raise _too_deep() from None
+
+    def _validate_action(self, action: AnyAction | SoqlQuery) -> AnyAction:
         if isinstance(action, QueryAction | SoqlQuery):
             return QueryAction(soql=self.validate_soql(action.soql))
         described, info = self._object(action.sobject)

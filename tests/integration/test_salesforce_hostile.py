@@ -214,6 +214,47 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "ok", "<script>alert(1)</script>"),
     ("case-insensitive-picklist", update("Account", ACC, {"industry": "banking"}), "ok",
      "Banking"),
+    # deep or long SOQL: refused before parsing, never a RecursionError
+    ("soql-deep-parens", q("SELECT Id FROM Account WHERE " + "(" * 49 + "Name = 'x'" + ")" * 49),
+     "reject", "QUERY_TOO_COMPLICATED"),
+    ("soql-deep-not", q("SELECT Id FROM Account WHERE " + "NOT " * 400 + "Name = 'x'"), "reject",
+     "QUERY_TOO_COMPLICATED"),
+    ("soql-deep-signs", q("SELECT Id FROM Account WHERE AnnualRevenue > " + "- " * 1500 + "1"),
+     "reject", "QUERY_TOO_COMPLICATED"),
+    ("soql-deep-functions", q("SELECT " + "MAX(" * 60 + "Name" + ")" * 60 + " FROM Account"),
+     "reject", "QUERY_TOO_COMPLICATED"),
+    ("soql-many-conditions", q("SELECT Id FROM Account WHERE "
+                               + " OR ".join(["Name = 'x'"] * 250)), "reject",
+     "QUERY_TOO_COMPLICATED"),
+    # side-effecting and unknown clauses: an allow-list of read-only ones
+    ("soql-for-update", q("SELECT Id FROM Account LIMIT 1 FOR UPDATE"), "reject", "NOT_A_QUERY"),
+    ("soql-for-view", q("SELECT Id FROM Account LIMIT 5 FOR VIEW"), "reject", "`FOR VIEW`"),
+    ("soql-for-reference", q("SELECT Id FROM Account FOR REFERENCE"), "reject",
+     "`FOR REFERENCE`"),
+    ("soql-update-tracking", q("SELECT Id FROM Account UPDATE TRACKING"), "reject",
+     "`UPDATE TRACKING`"),
+    ("soql-update-viewstat", q("SELECT Id FROM Account UPDATE VIEWSTAT"), "reject",
+     "`UPDATE VIEWSTAT`"),
+    ("soql-with-system-mode", q("SELECT Id FROM Account WITH SYSTEM_MODE"), "reject",
+     "`WITH SYSTEM_MODE`"),
+    ("soql-with-data-category", q("SELECT Id FROM Account WITH DATA CATEGORY Geo__c AT usa__c"),
+     "reject", "`WITH DATA CATEGORY`"),
+    ("soql-using-scope-bogus", q("SELECT Id FROM Account USING SCOPE everyone"), "reject",
+     "not a scope"),
+    ("soql-using-scope-misplaced", q("SELECT Id FROM Account WHERE Name = 'x' USING SCOPE mine"),
+     "reject", "right after FROM"),
+    ("soql-with-security-enforced", q("SELECT Id FROM Account WHERE Name = 'nobody' "
+                                      "WITH SECURITY_ENFORCED"), "ok", "0 rows"),
+    ("soql-using-scope-mine", q("SELECT Id FROM Account USING SCOPE mine WHERE Name = 'nobody'"),
+     "ok", "0 rows"),
+    # SOQL's own limits
+    ("soql-offset-over-2000", q("SELECT Id FROM Account LIMIT 5 OFFSET 2001"), "reject", "2000"),
+    ("soql-fields-all-no-limit", q("SELECT FIELDS(ALL) FROM Account"), "reject", "LIMIT 200"),
+    ("soql-fields-custom-limit-500", q("SELECT FIELDS(CUSTOM) FROM Account LIMIT 500"), "reject",
+     "LIMIT 200"),
+    ("soql-negative-limit", q("SELECT Id FROM Account LIMIT -1"), "reject", "from 0 up"),
+    ("soql-fractional-offset", q("SELECT Id FROM Account LIMIT 5 OFFSET 1.5"), "reject",
+     "from 0 up"),
 ]  # fmt: skip
 
 
@@ -275,3 +316,43 @@ def test_hostile_action(
     assert server.counts() == counts == SIZES
     if outcome == "reject":
         assert server.write_requests == writes  # nothing was sent
+
+
+NARROW = frozenset({"Contact", "Case"})
+NARROW_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("query-from", q("SELECT Name FROM Account"), "not an object allowed here"),
+    ("query-path", q("SELECT LastName, Account.Name FROM Contact"), "leads to Account"),
+    ("query-deep-path", q("SELECT Subject FROM Case WHERE Contact.Account.Name = 'x'"),
+     "leads to Account"),
+    ("query-semi-join", q("SELECT Id FROM Contact WHERE AccountId IN (SELECT Id FROM Account)"),
+     "not an object allowed here"),
+    ("query-order-path", q("SELECT Subject FROM Case ORDER BY Account.Name"), "leads to Account"),
+    ("get-object", get("Account", ACC, ["Name"]), "not an object allowed here"),
+    ("get-path", get("Contact", CON, ["Account.Name"]), "leads to Account"),
+    ("describe", {"action": "describe", "sobject": "Opportunity"}, "not an object allowed here"),
+    ("create", create("Lead", {"LastName": "x", "Company": "y"}), "not an object allowed here"),
+    ("update", update("Account", ACC, {"Name": "x"}), "not an object allowed here"),
+    ("delete", delete("Opportunity", OPP), "not an object allowed here"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "expected"), NARROW_CASES, ids=[c[0] for c in NARROW_CASES]
+)
+def test_objects_outside_a_configured_allow_list(
+    server: SandboxServer, name: str, payload: dict[str, Any], expected: str
+) -> None:
+    client = SalesforceClient.connect(server.credentials(), allowed_objects=NARROW)
+    writes = server.write_requests
+    action = ActionRequest.model_validate({"action": payload}).action
+    for attempt in (lambda: client.run(action), lambda: client.validate_action(action)):
+        with pytest.raises(SalesforceError) as info:
+            attempt()
+        assert expected in info.value.message, info.value.message
+        assert info.value.retryable
+    assert server.counts() == SIZES and server.write_requests == writes
+    assert client.run(
+        ActionRequest.model_validate(
+            {"action": q("SELECT Subject, Contact.LastName FROM Case LIMIT 2")}
+        ).action
+    ).rows

@@ -4,7 +4,10 @@ validation, server-side errors and expired sessions."""
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -627,3 +630,156 @@ def test_benchmark_held_out_actions_are_valid_and_run() -> None:
 
     assert len(salesforce_bench.HELD_OUT) >= 20
     assert salesforce_bench.main([]) == 0
+
+
+# --------------------------------------------------------------------------------------
+# Request framing and the Authorization header
+# --------------------------------------------------------------------------------------
+
+
+def _connection(server: SandboxServer) -> http.client.HTTPSConnection:
+    context = ssl.create_default_context(cafile=str(server.ca_path))
+    return http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=context)
+
+
+def _send(
+    server: SandboxServer,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    body: bytes = b"",
+    conn: http.client.HTTPSConnection | None = None,
+) -> tuple[int, Any, dict[str, str], float]:
+    """Send a hand-made request; return status, JSON body, headers and seconds taken."""
+    conn = conn or _connection(server)
+    started = time.monotonic()
+    conn.putrequest(method, path, skip_accept_encoding=True)
+    for name, value in headers:
+        conn.putheader(name, value.encode("utf-8"))
+    conn.endheaders(body or None)
+    response = conn.getresponse()
+    data = response.read()
+    elapsed = time.monotonic() - started
+    payload = json.loads(data) if data else None
+    return response.status, payload, {k.lower(): v for k, v in response.getheaders()}, elapsed
+
+
+def _bearer(server: SandboxServer) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {server.session_id}")
+
+
+CREATE_PATH = "/services/data/v59.0/sobjects/Lead/"
+QUERY_PATH = "/services/data/v59.0/query?q=SELECT+COUNT()+FROM+Lead"
+
+
+@pytest.mark.parametrize(
+    "length", ["-1", "-100000", "abc", "1e3", "0x10", "12 34", "+5", "", "\u0661\u0662"]
+)
+def test_malformed_content_length_is_answered_400_at_once(
+    server: SandboxServer, length: str
+) -> None:
+    before = server.counts()
+    status, body, headers, elapsed = _send(
+        server, "POST", CREATE_PATH, [_bearer(server), ("Content-Length", length)]
+    )
+    assert status == 400 and body[0]["errorCode"] == "BAD_REQUEST", body
+    assert "Content-Length" in body[0]["message"]
+    assert headers.get("connection") == "close"
+    assert elapsed < 5  # no thread waits for a body that never comes
+    assert server.counts() == before
+
+
+def test_conflicting_content_lengths_and_chunked_bodies_are_refused(
+    server: SandboxServer,
+) -> None:
+    body = b'{"LastName": "x", "Company": "y"}'
+    for headers in (
+        [("Content-Length", str(len(body))), ("Content-Length", "3")],
+        [("Transfer-Encoding", "chunked")],
+    ):
+        status, answer, _, elapsed = _send(
+            server, "POST", CREATE_PATH, [_bearer(server), *headers], body
+        )
+        assert status == 400 and answer[0]["errorCode"] == "BAD_REQUEST"
+        assert elapsed < 5
+    assert server.counts() == SIZES
+
+
+@pytest.mark.parametrize("length", ["1000001", "999999999", "999999999999"])
+def test_too_large_body_is_answered_413_at_once(server: SandboxServer, length: str) -> None:
+    status, body, headers, elapsed = _send(
+        server, "POST", CREATE_PATH, [_bearer(server), ("Content-Length", length)]
+    )
+    assert status == 413 and body[0]["errorCode"] == "REQUEST_TOO_LARGE"
+    assert headers.get("connection") == "close" and elapsed < 5
+    assert server.counts() == SIZES
+
+
+def test_a_body_on_a_get_keeps_the_connection_in_step(server: SandboxServer) -> None:
+    conn = _connection(server)
+    try:
+        for _ in range(2):
+            status, body, _, _ = _send(
+                server, "GET", QUERY_PATH, [_bearer(server), ("Content-Length", "5")],
+                b"hello", conn=conn,
+            )  # fmt: skip
+            assert status == 200 and body["totalSize"] == SIZES["Lead"]
+    finally:
+        conn.close()
+
+
+def test_server_still_answers_after_malformed_requests(
+    server: SandboxServer, client: SalesforceClient
+) -> None:
+    for length in ("-5", "nope", "99999999999"):
+        _send(server, "POST", CREATE_PATH, [_bearer(server), ("Content-Length", length)])
+    assert q(client, "SELECT COUNT() FROM Lead") == [[SIZES["Lead"]]]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{sid}",
+        " {sid}",
+        "Bearer",
+        "Bearer ",
+        "Basic {sid}",
+        "OAuth {sid}",
+        "Token {sid}",
+        "Bearer{sid}",
+        "{sid} Bearer",
+        "Bearer {sid} {sid}",
+        "Bearer {sid}x",
+        "Bearer t\u00f8ken",
+        "Bearer Bearer {sid}",
+    ],
+)
+def test_authorization_needs_the_bearer_scheme(server: SandboxServer, header: str) -> None:
+    value = header.format(sid=server.session_id)
+    status, body, _, _ = _send(server, "GET", QUERY_PATH, [("Authorization", value)])
+    assert status == 401, (header, body)
+    assert body == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+
+
+def test_bearer_scheme_is_case_insensitive(server: SandboxServer) -> None:
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        status, body, _, _ = _send(
+            server, "GET", QUERY_PATH, [("Authorization", f"{scheme} {server.session_id}")]
+        )
+        assert status == 200 and body["totalSize"] == SIZES["Lead"]
+    status, _, _, _ = _send(server, "GET", QUERY_PATH, [])
+    assert status == 401
+
+
+def test_server_refuses_deep_and_side_effecting_soql_itself(raw: Salesforce) -> None:
+    for soql in (
+        "SELECT Id FROM Account WHERE " + "(" * 60 + "Name = 'x'" + ")" * 60,
+        "SELECT Id FROM Account WHERE " + "NOT " * 500 + "Name = 'x'",
+        "SELECT Id FROM Account WHERE Name = " + "=".join(["'x'"] * 900),
+        "SELECT Id FROM Account LIMIT 1 FOR UPDATE",
+        "SELECT Id FROM Account FOR VIEW",
+        "SELECT Id FROM Account USING SCOPE bogus",
+    ):
+        with pytest.raises(sf_exc.SalesforceMalformedRequest) as info:  # a 400, not a 500
+            raw.query(soql)
+        assert info.value.content[0]["errorCode"] == "MALFORMED_QUERY", soql

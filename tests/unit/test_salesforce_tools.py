@@ -488,7 +488,6 @@ VALID = [
     "SELECT Id FROM Account WHERE AnnualRevenue > -1",
     "SELECT Name FROM Account WHERE Name = 'O\\'Brien Ltd'",
     "SELECT Name FROM Account WITH SECURITY_ENFORCED",
-    "SELECT Name FROM Account ORDER BY CreatedDate DESC LIMIT 10 FOR VIEW",
     "SELECT Name FROM Account WHERE BillingCity = 'São Paulo'",
     "  SELECT Id FROM Account ;  ",
     "```sql\nSELECT Id FROM Account\n```",
@@ -603,6 +602,8 @@ REJECTED = [
     ("SELECT Name FROM", "could not be parsed"),
     ("SELECT FROM Account", "at least one field"),
     ("SELECT Id FROM Account UNION SELECT Id FROM Contact", "UNION"),
+    # FOR VIEW stamps LastViewedDate: a side effect (it was accepted before)
+    ("SELECT Name FROM Account ORDER BY CreatedDate DESC LIMIT 10 FOR VIEW", "`FOR VIEW`"),
 ]
 
 

@@ -40,6 +40,8 @@ _MAX_CURSORS: Final = 64
 _MAX_BODY: Final = 1_000_000
 _DATA_RE: Final = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
 _LOCATOR_RE: Final = re.compile(r"^(01g[A-Za-z0-9]{15})-(\d+)$")
+_DIGITS_RE: Final = re.compile(r"[0-9]{1,12}")
+_BEARER_RE: Final = re.compile(r"Bearer +(\S+)", re.IGNORECASE)
 _BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -70,15 +72,46 @@ class _Handler(BaseHTTPRequestHandler):
         if body is not None:
             self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if data:
             self.wfile.write(data)
 
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _body_length(self) -> int:
+        """The declared body length; malformed framing is refused before anything is read.
+
+        Raises:
+            SandboxApiError: 400 for a Content-Length that is not one whole number from 0
+                (negative, non-numeric, repeated with different values) or for a
+                Transfer-Encoding (unsupported); 413 for a body over the size limit. Either
+                way the connection is closed, since the unread body cannot be skipped.
+        """
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if self.headers.get("Transfer-Encoding") is not None:
+            self.close_connection = True
+            raise SandboxApiError(
+                400, "BAD_REQUEST", "Transfer-Encoding is not supported; send a Content-Length"
+            )
+        if not values:
+            return 0
+        text = values.pop()
+        if values or not _DIGITS_RE.fullmatch(text):
+            self.close_connection = True
+            raise SandboxApiError(
+                400, "BAD_REQUEST", "The Content-Length header must be one whole number"
+            )
+        length = int(text)
         if length > _MAX_BODY:
+            self.close_connection = True
             raise SandboxApiError(413, "REQUEST_TOO_LARGE", "The request body is too large")
-        raw = self.rfile.read(length) if length else b""
+        return length
+
+    def _read_body(self, length: int) -> bytes:
+        return self.rfile.read(length) if length else b""
+
+    @staticmethod
+    def _json(raw: bytes) -> Any:
         try:
             return json.loads(raw or b"null")
         except ValueError:
@@ -89,6 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         sandbox = self.server.sandbox
         try:
+            raw = self._read_body(self._body_length())  # keeps the connection in step
             parts = urlsplit(self.path)
             match = _DATA_RE.match(parts.path.rstrip("/") or "/")
             if parts.path.rstrip("/") == "/services/data" and self.command == "GET":
@@ -103,7 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
             version, rest = match.group(1), match.group(2) or ""
             segments = [unquote(s) for s in rest.split("/") if s]
             query = parse_qs(parts.query)
-            status, body = sandbox.route(self.command, version, segments, query, self._body)
+            status, body = sandbox.route(
+                self.command, version, segments, query, lambda: self._json(raw)
+            )
             self._send(status, body)
         except SandboxApiError as exc:
             self._send(exc.status, exc.body())
@@ -275,10 +311,17 @@ class SandboxServer:
             self.write_requests += 1
 
     def check_session(self, authorization: str | None) -> None:
-        """Raise 401 ``INVALID_SESSION_ID`` unless the bearer token is a live session."""
-        token = (authorization or "").removeprefix("Bearer ").strip()
+        """Raise 401 ``INVALID_SESSION_ID`` unless the header is ``Bearer <live session id>``.
+
+        A token without the ``Bearer`` scheme (or with another scheme) is refused like an
+        invalid one.
+        """
+        match = _BEARER_RE.fullmatch((authorization or "").strip())
+        token = match.group(1) if match else ""
         with self._lock:
-            valid = bool(token) and any(secrets.compare_digest(token, s) for s in self._sessions)
+            valid = bool(token) and any(
+                secrets.compare_digest(token.encode(), s.encode()) for s in self._sessions
+            )
         if not valid:
             raise SandboxApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 
