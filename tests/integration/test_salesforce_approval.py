@@ -10,6 +10,7 @@ as a process killed between the HTTP call and the ``done`` record leaves it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -234,10 +235,17 @@ def resume_with(dispatcher: Dispatcher, thread: str, value: Any, *, mapped: bool
 def test_a_resume_value_that_is_not_an_explicit_approval_writes_nothing(
     client: SalesforceClient, sandbox: SandboxServer, value: Any, mapped: bool
 ) -> None:
-    if value is None and not mapped:
-        pytest.skip("Command(resume=None) means no resume at all to LangGraph")
     dispatcher = paused_dispatcher(client, "hostile")
     writes = sandbox.write_requests
+    if value is None and not mapped:
+        # LangGraph does not take Command(resume=None) as a resume (the pinned release even
+        # fails inside invoke): either way the write must stay paused and unperformed.
+        with contextlib.suppress(Exception):
+            resume_with(dispatcher, "hostile", value, mapped=mapped)
+        paused = dispatcher.state("hostile")
+        assert not paused.finished and len(paused.pending) == 1
+        assert sandbox.write_requests == writes
+        return
     resume_with(dispatcher, "hostile", value, mapped=mapped)
     result = dispatcher.state("hostile")
     assert result.finished and result.pending == []
