@@ -54,15 +54,14 @@ def privilege_problems(conn: Any) -> list[str]:
             "SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_catalog.pg_roles "
             "WHERE rolname = current_user"
         )
-        row = cur.fetchone()
-        if row is not None:
-            superuser, createrole, bypassrls = row
-            if superuser:
-                problems.append("it is a superuser")
-            if createrole:
-                problems.append("it may create roles")
-            if bypassrls:
-                problems.append("it bypasses row-level security")
+        superuser, createrole, bypassrls = cur.fetchone() or (False, False, False)
+        if superuser:
+            # A superuser may do everything; the finer checks below would only repeat it.
+            return ["it is a superuser"]
+        if createrole:
+            problems.append("it may create roles")
+        if bypassrls:
+            problems.append("it bypasses row-level security")
         cur.execute(
             "SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -71,7 +70,7 @@ def privilege_problems(conn: Any) -> list[str]:
             "OR has_table_privilege(c.oid, 'TRUNCATE')) ORDER BY 1"
         )
         writable = [str(r[0]) for r in cur.fetchall()]
-        if writable and not (row is not None and row[0]):
+        if writable:
             shown = ", ".join(writable[:3]) + (" ..." if len(writable) > 3 else "")
             problems.append(f"it may write to {len(writable)} table(s) ({shown})")
         cur.execute(
@@ -80,7 +79,7 @@ def privilege_problems(conn: Any) -> list[str]:
             "ORDER BY 1"
         )
         creatable = [str(r[0]) for r in cur.fetchall()]
-        if creatable and not (row is not None and row[0]):
+        if creatable:
             problems.append(f"it may create objects in schema(s) {', '.join(creatable)}")
         cur.execute(
             "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s) "
@@ -88,7 +87,7 @@ def privilege_problems(conn: Any) -> list[str]:
             (list(_RISKY_MEMBERSHIPS),),
         )
         members = [str(r[0]) for r in cur.fetchall()]
-        if members and not (row is not None and row[0]):
+        if members:
             problems.append(f"it is a member of {', '.join(members)}")
     return problems
 
