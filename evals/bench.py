@@ -27,8 +27,8 @@ from typing import Any
 from graph.api import Dispatcher
 from graph.checkpoint import open_checkpointer
 from graph.context import Context, default_database_url
-from nodes.router import plan_by_rules
 from runtime import LLAMA_STATS, get_chat_model
+from specialists.router import plan_by_rules
 
 RULES_REQUESTS = [
     "How many customers are there?",

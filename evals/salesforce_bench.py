@@ -179,29 +179,36 @@ def oracle_generator(case: BenchCase, previous: str | None, error: str | None) -
 def model_generator(backend: str | None = None) -> Generator:
     """Ask the ``salesforce`` specialist, decoding under the ``ActionRequest`` grammar.
 
-    The messages are the ones the graph's ``salesforce`` node sends
-    (:func:`prompts.chat.salesforce_chat`: zero-shot for the fine-tuned specialist, few-shot
-    for a model without adapter) and, on a repair, the rejected output with
-    ``SOQL_REPAIR_PROMPT``.
+    The messages are the ones the graph's ``salesforce`` node sends (the specialist's chat:
+    zero-shot for the fine-tuned specialist, few-shot for a model without adapter) and, on a
+    repair, the rejected output with ``SOQL_REPAIR_PROMPT``.
     """
     from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
     from graph.context import Context
-    from nodes.support import is_finetuned, to_messages
-    from prompts.chat import salesforce_chat
     from prompts.render import render
     from prompts.salesforce import SOQL_REPAIR_PROMPT
-    from runtime import get_chat_model, system_prompt
+    from runtime import get_chat_model, is_finetuned
+    from specialists.salesforce import SALESFORCE
 
-    model = get_chat_model("salesforce", backend=backend)
+    context = Context() if backend is None else Context(backend=backend)
+    model = get_chat_model(
+        SALESFORCE.name,
+        backend=context.backend,
+        ollama_host=context.ollama_host,
+        ollama_hosts=context.ollama_hosts,
+        fallback=context.ollama_fallback,
+        keep_alive=context.ollama_keep_alive,
+        retries=context.ollama_retries,
+        backoff_s=context.ollama_backoff_s,
+        timeout_s=context.ollama_timeout_s,
+    )
     schema = ActionRequest.model_json_schema()
-    system = system_prompt("salesforce")
-    fewshot = not is_finetuned(model, Context(), "salesforce")
+    system = SALESFORCE.system()
+    fewshot = not is_finetuned(model, SALESFORCE.name)
 
     def generate(case: BenchCase, previous: str | None, error: str | None) -> tuple[str, float]:
-        messages: list[BaseMessage] = to_messages(
-            salesforce_chat(system, case.request, fewshot=fewshot)
-        )
+        messages: list[BaseMessage] = SALESFORCE.messages(system, case.request, fewshot=fewshot)
         if previous is not None and error is not None:
             messages += [AIMessage(previous), HumanMessage(render(SOQL_REPAIR_PROMPT, error=error))]
         started = time.perf_counter()

@@ -255,25 +255,25 @@ def bench_decoding(
     database: SqlDatabase, questions: Sequence[HeldoutQuestion], decoding: str, max_repairs: int
 ) -> dict:
     """Answer every held-out question with the SQL specialist in one decoding mode."""
-    from graph.context import Context
-    from nodes.sql import write_and_run_sql
-    from nodes.support import Timer, chat_model
+    import runtime
     from runtime.embedded import LLAMA_STATS
+    from specialists.base import Timer
+    from specialists.sql import SQL, SqlSettings, answer_sql
 
-    context = Context(
-        backend="embedded",
-        sql_decoding=decoding,
+    settings = SqlSettings(
+        decoding=decoding,
         max_repairs=max_repairs,
         row_limit=1000,
+        system=SQL.system(),
     )
-    model = chat_model(context, "sql")
+    model = runtime.get_chat_model(SQL.name, backend="embedded")
     rows: list[dict[str, Any]] = []
     before = LLAMA_STATS.snapshot()
     for item in questions:
         gold = database.execute(item.gold, row_limit=1000)
         timer = Timer()
         started = time.perf_counter()
-        answer = write_and_run_sql(model, database, item.question, context, timer)
+        answer = answer_sql(model, database, item.question, settings, timer)
         elapsed = time.perf_counter() - started
         attempts = answer.attempts
         first_valid = bool(attempts) and attempts[0]["error"] is None

@@ -238,7 +238,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         examples = examples[: args.limit]
     heldout = heldout[: args.heldout_loss_examples]
     out = args.out or Path(args.data_dir) / "training" / args.specialist
-    held_records = sft_records(args.specialist, heldout)
+    database = Path(args.data_dir) / "demo.sqlite"
+    held_records = sft_records(args.specialist, heldout, database_path=database)
     if args.adopt is not None:
         out = args.adopt
         if not (out / "adapter" / "adapter_model.safetensors").is_file():
@@ -253,7 +254,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{config.batch_size} on {device}; output in {out}",
             file=sys.stderr,
         )
-        records = sft_records(args.specialist, examples)
+        records = sft_records(args.specialist, examples, database_path=database)
         result = train(
             base, records, out, config, heldout=held_records, device=device, resume=args.resume
         )

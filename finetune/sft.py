@@ -1,8 +1,9 @@
 """Turn dataset examples into the chats a specialist is trained on.
 
 A fine-tuned specialist is trained on exactly the chat its node sends it at serving time
-(:mod:`prompts.chat`, zero-shot form): the SYSTEM text of its Modelfile, the schema it
-works against, and the request. The completion is the example's target.
+(its :class:`specialists.base.Specialist` chat, zero-shot form): the SYSTEM text of its
+Modelfile, the schema it works against, and the request. The completion is the example's
+target.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import runtime
-from prompts.chat import Turn, router_chat, salesforce_chat, sql_chat
+import specialists
+from specialists import TRAINABLE, Turn
 
 __all__ = ["TRAINABLE", "chat_for", "sft_records", "write_sft"]
-
-TRAINABLE = ("router", "sql", "salesforce")
-"""Specialists that have a dataset and can be fine-tuned."""
-
 
 def sql_schema(database_path: Path | None = None) -> str:
     """The schema text the fine-tuned SQL specialist sees (no sample values)."""
@@ -36,19 +33,21 @@ def sql_schema(database_path: Path | None = None) -> str:
 
 def chat_for(specialist: str, request: str, *, schema: str = "") -> list[Turn]:
     """The zero-shot chat for one request (``schema`` is needed for ``sql``)."""
-    system = runtime.system_prompt(specialist)
-    if specialist == "router":
-        return router_chat(system, request, fewshot=False)
-    if specialist == "sql":
-        return sql_chat(system, schema, request, fewshot=False)
-    if specialist == "salesforce":
-        return salesforce_chat(system, request, fewshot=False)
-    raise ValueError(f"no training chat for specialist {specialist!r}: one of {TRAINABLE}")
+    if specialist not in TRAINABLE:
+        raise ValueError(f"no training chat for specialist {specialist!r}: one of {TRAINABLE}")
+    unit = specialists.get(specialist)
+    return unit.chat(unit.system(), request, fewshot=False, schema=schema)
 
 
-def sft_records(specialist: str, examples: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``{"id", "turns", "completion"}`` records for ``examples`` of one specialist."""
-    schema = sql_schema() if specialist == "sql" else ""
+def sft_records(
+    specialist: str, examples: Iterable[dict[str, Any]], *, database_path: Path | None = None
+) -> list[dict[str, Any]]:
+    """``{"id", "turns", "completion"}`` records for ``examples`` of one specialist.
+
+    ``database_path`` is the demo database whose schema the SQL chats carry (default: the one
+    in the data directory).
+    """
+    schema = sql_schema(database_path) if specialist == "sql" else ""
     records = []
     for example in examples:
         turns = chat_for(specialist, example["request"], schema=schema)

@@ -27,11 +27,32 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, StateSnapshot
 
+from graph.approvals import (
+    JOURNAL_APPROVER,
+    WriteJournal,
+    approval_value,
+    approved_before_crash,
+    rejection_value,
+)
 from graph.builder import compile_graph
-from graph.checkpoint import WriteJournal, open_async_checkpointer, open_checkpointer
+from graph.checkpoint import open_async_checkpointer, open_checkpointer
 from graph.context import Context
 from graph.state import RouteInfo, SubTask, TaskResult
-from nodes.salesforce import approval_decision
+
+__all__ = [
+    "JOURNAL_APPROVER",
+    "AsyncDispatcher",
+    "BusyError",
+    "Dispatcher",
+    "HistoryEntry",
+    "NothingToApproveError",
+    "RunFailedError",
+    "RunResult",
+    "StepCallback",
+    "ThreadNotFoundError",
+    "approval_value",
+    "rejection_value",
+]
 
 StepCallback = Callable[[str, dict[str, Any]], None]
 """Called after each node with the node's name and the update it wrote."""
@@ -129,53 +150,6 @@ def _with_journal(
     return replace(context, write_journal=journal)
 
 
-def approval_value(by: str) -> dict[str, Any]:
-    """The resume value that approves a paused write (``{"approved": True, "by": by}``).
-
-    Raises:
-        ValueError: The value would not pass ``approval_decision`` (it always does).
-    """
-    value: dict[str, Any] = {"approved": True, "by": str(by)}
-    if not approval_decision(value).approved:  # the node reads it with the same function
-        raise ValueError(f"not an approval: {value!r}")
-    return value
-
-
-def rejection_value(by: str, reason: str) -> dict[str, Any]:
-    """The resume value that declines a paused write."""
-    return {"approved": False, "by": str(by), "reason": str(reason)}
-
-
-JOURNAL_APPROVER = "write journal"
-"""The ``by`` of an approval that the write journal re-issues after a crash."""
-
-
-def _approved_before_crash(
-    snapshot: StateSnapshot, thread_id: str, journal: Any
-) -> Command[Any] | None:
-    """Re-issue approvals that a crash lost, as the write journal proves them.
-
-    An approval reaches the checkpoint only with the step that performs the write; a
-    process killed inside that step leaves the thread paused again. The journal holds a
-    ``started`` record only for approved writes (the node records it only after
-    ``approval_decision`` accepted the resume value), so such a write is approved again
-    (and the journal then makes sure it is not performed twice). Nothing else is taken
-    for an approval: no journal, no ``started`` record, no re-issue.
-    """
-    if journal is None or not snapshot.interrupts:
-        return None
-    started = journal.started_tasks(thread_id)
-    ids = [
-        item.id
-        for task in snapshot.tasks
-        if task.name == "approve_write" and f"approve_write:{task.id}" in started
-        for item in task.interrupts
-    ]
-    if not ids:
-        return None
-    return Command(resume={i: approval_value(JOURNAL_APPROVER) for i in ids})
-
-
 def _finished(snapshot: StateSnapshot) -> bool:
     """True when nothing is left to run.
 
@@ -261,8 +235,12 @@ class Dispatcher:
     ) -> Iterator[Dispatcher]:
         """A dispatcher over the checkpointer named by ``checkpoint_url``.
 
-        See :func:`graph.checkpoint.open_checkpointer` for what the URL may name.
+        See :func:`graph.checkpoint.open_checkpointer` for what the URL may name; without
+        one, the context's ``checkpoint_url`` and ``data_dir`` say where checkpoints go.
         """
+        context = context or Context()
+        checkpoint_url = checkpoint_url or context.checkpoint_url
+        data_dir = data_dir or context.data_dir
         with open_checkpointer(checkpoint_url, data_dir=data_dir) as saver:
             yield cls(saver, _with_journal(context, checkpoint_url, data_dir))
 
@@ -303,7 +281,7 @@ class Dispatcher:
         if _finished(snapshot):
             return _result(thread_id, snapshot, 0.0)
         if snapshot.interrupts:
-            again = _approved_before_crash(snapshot, thread_id, self.context.write_journal)
+            again = approved_before_crash(snapshot, thread_id, self.context.write_journal)
             if again is None:
                 return _result(thread_id, snapshot, 0.0)
             return self._run(again, thread_id, on_step)
@@ -379,7 +357,13 @@ class AsyncDispatcher:
         data_dir: Path | None = None,
         context: Context | None = None,
     ) -> AsyncIterator[AsyncDispatcher]:
-        """An async dispatcher over the checkpointer named by ``checkpoint_url``."""
+        """An async dispatcher over the checkpointer named by ``checkpoint_url``.
+
+        Without one, the context's ``checkpoint_url`` and ``data_dir`` say where checkpoints go.
+        """
+        context = context or Context()
+        checkpoint_url = checkpoint_url or context.checkpoint_url
+        data_dir = data_dir or context.data_dir
         async with open_async_checkpointer(checkpoint_url, data_dir=data_dir) as saver:
             yield cls(saver, _with_journal(context, checkpoint_url, data_dir))
 
@@ -429,7 +413,7 @@ class AsyncDispatcher:
         if _finished(snapshot):
             return _result(thread_id, snapshot, 0.0)
         if snapshot.interrupts:
-            again = _approved_before_crash(snapshot, thread_id, self.context.write_journal)
+            again = approved_before_crash(snapshot, thread_id, self.context.write_journal)
             if again is None:
                 return _result(thread_id, snapshot, 0.0)
             return await self._run(again, thread_id, on_step)

@@ -16,15 +16,25 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
+from graph.approvals import APPROVE_NODE
 from graph.context import Context
 from graph.state import InputState, State, TaskInput
 from nodes.respond import compose_answer
-from nodes.router import advance_plan, dispatch_ready, route_request
+from nodes.router import dispatch_ready, join_wave, route_request
 from nodes.salesforce import answer_with_salesforce, perform_approved_write
 from nodes.sql import answer_with_sql
 from nodes.summarize import summarize_content
+from specialists import TASK_SPECIALISTS
 
-SPECIALIST_NODES = ("sql", "salesforce", "summarize")
+SPECIALIST_NODES = {
+    "sql": answer_with_sql,
+    "salesforce": answer_with_salesforce,
+    "summarize": summarize_content,
+}
+"""The node of each task specialist, by the specialist's name (one line per specialist)."""
+
+if set(SPECIALIST_NODES) != set(TASK_SPECIALISTS):  # pragma: no cover
+    raise ImportError(f"nodes {sorted(SPECIALIST_NODES)} != specialists {TASK_SPECIALISTS}")
 
 
 def is_transient(exc: Exception) -> bool:
@@ -64,28 +74,24 @@ Retrying ``approve_write`` is safe: the write journal makes the write exactly-on
 def build_graph() -> StateGraph[State, Context, InputState, State]:
     """Wire router → specialists (fan-out with ``Send``) → advance → … → respond.
 
-    A Salesforce write that needs approval goes from ``advance`` to ``approve_write``,
+    A Salesforce write that needs approval goes from ``advance`` to ``approve_write``
+    (:data:`graph.approvals.APPROVE_NODE`),
     which pauses the thread with ``interrupt()`` until a human decides.
     """
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
     builder.add_node("router", route_request, retry_policy=RETRY_POLICY)
     # Specialists take a TaskInput (sent with Send), not the graph state; langgraph's
     # overloads do not express a Runtime-taking node with its own input schema.
-    task_nodes = {
-        "sql": answer_with_sql,
-        "salesforce": answer_with_salesforce,
-        "summarize": summarize_content,
-        "approve_write": perform_approved_write,
-    }
+    task_nodes = {**SPECIALIST_NODES, APPROVE_NODE: perform_approved_write}
     for name, node in task_nodes.items():
         builder.add_node(name, node, input_schema=TaskInput, retry_policy=RETRY_POLICY)  # type: ignore[call-overload]
-    builder.add_node("advance", advance_plan)
+    builder.add_node("advance", join_wave)
     builder.add_node("respond", compose_answer)
 
     builder.add_edge(START, "router")
-    targets = [*SPECIALIST_NODES, "approve_write", "respond"]
+    targets = [*task_nodes, "respond"]
     builder.add_conditional_edges("router", dispatch_ready, targets)
-    for name in (*SPECIALIST_NODES, "approve_write"):
+    for name in task_nodes:
         builder.add_edge(name, "advance")
     builder.add_conditional_edges("advance", dispatch_ready, targets)
     builder.add_edge("respond", END)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import sqlite3
@@ -11,14 +10,13 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from graph.context import default_data_dir
+from graph.context import default_checkpoint_url, default_data_dir
 from graph.sqlite_saver import AsyncCompactSqliteSaver, CompactSqliteSaver
 
 logger = logging.getLogger(__name__)
@@ -31,8 +29,12 @@ class CheckpointError(Exception):
 
 
 def checkpoint_url_from_env() -> str | None:
-    """``$SLM_CHECKPOINT_URL``: a ``postgresql://`` URL, ``sqlite:///path`` or a path."""
-    return os.environ.get("SLM_CHECKPOINT_URL") or None
+    """``$SLM_CHECKPOINT_URL``: a ``postgresql://`` URL, ``sqlite:///path`` or a path.
+
+    Read by :func:`graph.context.default_checkpoint_url`, the default of
+    ``Context.checkpoint_url``.
+    """
+    return default_checkpoint_url()
 
 
 def is_postgres(url: str | None) -> bool:
@@ -150,93 +152,3 @@ async def open_async_checkpointer(
     async with AsyncCompactSqliteSaver.from_conn_string(str(path)) as saver:
         await saver.setup()
         yield saver
-
-
-JOURNAL_TABLE = "slm_write_journal"
-"""The write-ahead journal's table, in the checkpoint store's own database."""
-
-
-class WriteJournal:
-    """Write-ahead record of approved Salesforce writes, for exactly-once performance.
-
-    A write is keyed by the thread, the graph task that performs it (its checkpoint
-    namespace, which is the same every time the task is retried or resumed from the same
-    checkpoint) and a hash of the action. Before the HTTP call the node records ``started``;
-    after it, ``done`` with the record Id. A task that finds ``done`` returns the recorded
-    Id without calling Salesforce; one that finds ``started`` (the process died between the
-    HTTP call and the ``done`` record) first looks in the org for the write's effect.
-
-    The journal lives in the checkpoint store's database (a table beside the checkpoints),
-    so every replica that can resume a thread sees the same journal. Each call opens its
-    own short connection: a journal is safe to share between threads and processes.
-    """
-
-    def __init__(self, url: str) -> None:
-        """Journal in ``url``: a ``postgresql://`` URL or a SQLite file path."""
-        self.url = url
-        self._postgres = is_postgres(url)
-        self._placeholder = "%s" if self._postgres else "?"
-        self._execute(
-            f"CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} ("
-            "key TEXT PRIMARY KEY, thread_id TEXT NOT NULL, task TEXT NOT NULL, "
-            "action TEXT NOT NULL, state TEXT NOT NULL, record_id TEXT, "
-            "started_at TEXT NOT NULL, finished_at TEXT)"
-        )
-
-    @classmethod
-    def for_checkpoints(
-        cls, url: str | None = None, *, data_dir: Path | None = None
-    ) -> WriteJournal:
-        """The journal beside the checkpoints that ``url`` names (as ``open_checkpointer``)."""
-        url = url or checkpoint_url_from_env()
-        if is_postgres(url):
-            assert url is not None
-            return cls(url)
-        return cls(str(sqlite_path(url, data_dir)))
-
-    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        sql = sql.replace("?", self._placeholder)
-        if self._postgres:
-            with psycopg.connect(self.url, autocommit=True) as pg:
-                cursor = pg.execute(sql, params)  # type: ignore[arg-type]
-                return list(cursor.fetchall()) if cursor.description else []
-        connection = sqlite3.connect(self.url, timeout=30)
-        try:
-            with connection:
-                rows = connection.execute(sql, params).fetchall()
-            return list(rows)
-        finally:
-            connection.close()
-
-    def lookup(self, key: str) -> dict[str, Any] | None:
-        """The journal entry for ``key`` (``state``, ``record_id``, ``started_at``), or None."""
-        rows = self._execute(
-            f"SELECT state, record_id, started_at FROM {JOURNAL_TABLE} WHERE key = ?", (key,)
-        )
-        if not rows:
-            return None
-        state, record_id, started_at = rows[0]
-        return {"state": state, "record_id": record_id, "started_at": started_at}
-
-    def started_tasks(self, thread_id: str) -> set[str]:
-        """The graph tasks of ``thread_id`` that began a write (so it had been approved)."""
-        rows = self._execute(f"SELECT task FROM {JOURNAL_TABLE} WHERE thread_id = ?", (thread_id,))
-        return {str(row[0]) for row in rows}
-
-    def begin(self, key: str, *, thread_id: str, task: str, action: str) -> None:
-        """Record that the write ``key`` is about to be sent (before the HTTP call)."""
-        now = dt.datetime.now(dt.UTC).isoformat()
-        self._execute(
-            f"INSERT INTO {JOURNAL_TABLE} (key, thread_id, task, action, state, started_at) "
-            "VALUES (?, ?, ?, ?, 'started', ?) ON CONFLICT (key) DO NOTHING",
-            (key, thread_id, task, action, now),
-        )
-
-    def finish(self, key: str, record_id: str | None) -> None:
-        """Record that the write ``key`` was performed (after the HTTP call)."""
-        now = dt.datetime.now(dt.UTC).isoformat()
-        self._execute(
-            f"UPDATE {JOURNAL_TABLE} SET state = 'done', record_id = ?, finished_at = ? "
-            "WHERE key = ?",
-            (record_id, now, key),
-        )

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evals.specialists import add_eval_command
-from finetune.cli import add_train_command
-from finetune.datasets import add_data_command
 from graph.api import (
     Dispatcher,
     HistoryEntry,
@@ -24,10 +23,10 @@ from graph.api import (
     ThreadNotFoundError,
 )
 from graph.checkpoint import CheckpointError
-from graph.context import Context, default_data_dir
+from graph.context import Context, default_data_dir, default_database_url
 from graph.models_cli import add_models_command
 from graph.sandbox_cli import add_sandbox_command
-from graph.state import TaskResult
+from graph.state import SPECIALISTS, TaskResult
 
 DESCRIPTION = """\
 slm-dispatch: a dispatcher that splits a request into sub-tasks and hands each to a
@@ -59,8 +58,75 @@ or set-up error (the message says what to fix).
 """
 
 
+LAZY_COMMANDS = (
+    (
+        "data",
+        "generate the fine-tuning datasets (router, sql, salesforce)",
+        "finetune.datasets",
+        "add_data_command",
+    ),
+    (
+        "train",
+        "fine-tune a specialist (LoRA), export and check its GGUF adapter",
+        "finetune.cli",
+        "add_train_command",
+    ),
+    (
+        "eval",
+        "compare the prompted base model with the fine-tuned specialists on held-out sets",
+        "evals.specialists",
+        "add_eval_command",
+    ),
+)
+"""Sub-commands defined by the training and evaluation code: ``(name, help line, module,
+function that registers the sub-command)``. The module is imported only when the command
+is parsed (run, or asked for its ``--help``), so other commands never load that code."""
+
+
 class UserError(Exception):
     """A mistake in how the command was called; printed without a traceback."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of one sub-command; with ``lazy``, defined by a module imported on use.
+
+    A lazy sub-command is listed in the main ``--help`` with its help line like any
+    other. Its own parser (description, arguments, handler) is what
+    ``module.register(subparsers)`` builds, made the first time the command is parsed or
+    its help is formatted, and every parse goes to it.
+    """
+
+    def __init__(self, *args: Any, lazy: tuple[str, str] | None = None, **kwargs: Any) -> None:
+        """Build the parser; ``lazy`` is ``(module, register function)`` or None."""
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+        self._loaded: argparse.ArgumentParser | None = None
+
+    def loaded(self) -> argparse.ArgumentParser:
+        """The parser that ``lazy`` names (self for an ordinary sub-command)."""
+        if self.lazy is None:
+            return self
+        if self._loaded is None:
+            module, register = self.lazy
+            holder = argparse.ArgumentParser(prog=self.prog)
+            subparsers = holder.add_subparsers(prog=self.prog.rpartition(" ")[0])
+            getattr(importlib.import_module(module), register)(subparsers)
+            (self._loaded,) = subparsers.choices.values()
+        return self._loaded
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """Parse with the module's parser (see the class docstring)."""
+        if self.lazy is None:
+            return super().parse_known_args(args, namespace)
+        return self.loaded().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        """The usage line of the module's parser."""
+        return super().format_usage() if self.lazy is None else self.loaded().format_usage()
+
+    def format_help(self) -> str:
+        """The help of the module's parser."""
+        return super().format_help() if self.lazy is None else self.loaded().format_help()
 
 
 def _out(text: str = "") -> None:
@@ -81,7 +147,7 @@ def _step_printer(node: str, update: dict[str, Any]) -> None:
         tasks = update.get("plan") or []
         names = ", ".join(t["specialist"] for t in tasks) or "nothing"
         _progress(f"· router ({route['path']}, {_ms(route['seconds'])}) → {names}")
-    elif node in ("sql", "salesforce", "summarize"):
+    elif node in SPECIALISTS:
         for result in update.get("results") or []:
             _progress(
                 f"· {node} #{result['id']}: {result['status']} "
@@ -107,7 +173,7 @@ def _format_result(result: TaskResult) -> list[str]:
         lines.append(f"    {label}: {' '.join(result['query'].split())}")
     if result["columns"]:
         lines.append("    rows:")
-        from nodes.support import format_rows
+        from specialists.text import format_rows
 
         for row in format_rows(result["columns"], result["rows"], limit=10).splitlines():
             lines.append(f"      {row}")
@@ -161,6 +227,10 @@ def _read_request(text: str) -> str:
 
 def _context(args: argparse.Namespace) -> Context:
     overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = Path(args.data_dir)
+    if getattr(args, "checkpoint_url", None):
+        overrides["checkpoint_url"] = args.checkpoint_url
     if args.backend:
         overrides["backend"] = args.backend
     if getattr(args, "max_repairs", None) is not None:
@@ -190,34 +260,32 @@ def _check_demo_ready(context: Context) -> None:
 
 
 @contextmanager
-def salesforce_for(args: argparse.Namespace) -> Iterator[None]:
+def salesforce_for(args: argparse.Namespace, context: Context) -> Iterator[Context]:
     """Serve the offline sandbox org for this command when asked to and no credentials exist.
 
-    With ``--salesforce-sandbox`` and no ``SF_*`` credentials, the sandbox runs for the
-    length of the command and this process's Salesforce client points at it.
-    """
-    from tools.salesforce import SalesforceCredentials
+    With ``--salesforce-sandbox`` and no Salesforce credentials in ``context`` (no ``SF_*``
+    variables), the sandbox runs for the length of the command.
 
-    if not getattr(args, "salesforce_sandbox", False) or SalesforceCredentials.from_env():
-        yield
+    Args:
+        args: The parsed command line (``salesforce_sandbox``).
+        context: The command's settings.
+
+    Yields:
+        ``context``, with ``salesforce_credentials`` that point at the sandbox when it runs.
+    """
+    if not getattr(args, "salesforce_sandbox", False) or context.salesforce_credentials:
+        yield context
         return
+    from tools.salesforce import SalesforceCredentials
     from tools.salesforce_sandbox import start_sandbox
 
-    with start_sandbox(args.data_dir / "salesforce-sandbox") as server:
-        saved = {name: os.environ.get(name) for name in server.env()}
-        os.environ.update(server.env())
+    with start_sandbox(context.data_dir / "salesforce-sandbox") as server:
         _progress(
             f"· salesforce: offline sandbox org at {server.instance_url} (emulates a subset of "
             "the REST API; set SF_* credentials to use a real org)"
         )
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        credentials = SalesforceCredentials.from_env(server.env())
+        yield replace(context, salesforce_credentials=credentials)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -240,7 +308,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _postgres_url(database: str | None) -> str | None:
-    url = database or os.environ.get("SLM_DATABASE_URL", "")
+    url = database or default_database_url()
     return url if url.lower().startswith(("postgresql://", "postgres://")) else None
 
 
@@ -295,8 +363,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     context = _context(args)
     _check_demo_ready(context)
     with (
-        salesforce_for(args),
-        Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d,
+        salesforce_for(args, context) as context,
+        Dispatcher.open(context.checkpoint_url, data_dir=context.data_dir, context=context) as d,
     ):
         result = d.ask(request, thread_id=args.thread, on_step=None if args.json else _step_printer)
     if args.json:
@@ -315,8 +383,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Continue a thread from its last checkpoint."""
     context = _context(args)
     with (
-        salesforce_for(args),
-        Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d,
+        salesforce_for(args, context) as context,
+        Dispatcher.open(context.checkpoint_url, data_dir=context.data_dir, context=context) as d,
     ):
         result = d.resume(args.thread, on_step=None if args.json else _step_printer)
     if args.json:
@@ -331,8 +399,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     context = _context(args)
     printer = None if args.json else _step_printer
     with (
-        salesforce_for(args),
-        Dispatcher.open(args.checkpoint_url, data_dir=args.data_dir, context=context) as d,
+        salesforce_for(args, context) as context,
+        Dispatcher.open(context.checkpoint_url, data_dir=context.data_dir, context=context) as d,
     ):
         if args.command == "approve":
             result = d.approve(args.thread, interrupt_id=args.id, by="cli", on_step=printer)
@@ -373,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="data directory for the demo database and SQLite checkpoints (env SLM_DATA_DIR)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=CommandParser
+    )
 
     setup = commands.add_parser(
         "setup", help="place the base model and build the demo database (idempotent)"
@@ -450,9 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(func=cmd_history)
 
     add_models_command(commands)
-    add_data_command(commands)
-    add_train_command(commands)
-    add_eval_command(commands)
+    for name, help_line, module, register in LAZY_COMMANDS:
+        commands.add_parser(name, help=help_line, lazy=(module, register))
     return parser
 
 
@@ -466,7 +535,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.data_dir is None:
         args.data_dir = default_data_dir()
-    os.environ["SLM_DATA_DIR"] = str(args.data_dir)
     from runtime.errors import ModelUnavailableError
     from tools.demo_db import DemoDatabaseError
 

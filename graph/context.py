@@ -8,11 +8,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.paths import PROJECT_ROOT, SPECIALISTS
+from runtime.ollama_backend import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
+from runtime.paths import PROJECT_ROOT
+from specialists import SPECIALISTS
+from tools.salesforce import SalesforceCredentials
+
+TRUE_VALUES = ("1", "true", "yes", "on")
+"""Values (any case) of an environment variable that turn a yes/no setting on."""
 
 
 def _env(name: str, default: str) -> Any:
     return field(default_factory=lambda: os.environ.get(name, default))
+
+
+def _flag(name: str, *also: str) -> Any:
+    """A yes/no field that is on when ``$name`` is one of :data:`TRUE_VALUES` (or ``also``)."""
+    return field(
+        default_factory=lambda: os.environ.get(name, "").strip().lower() in (*TRUE_VALUES, *also)
+    )
 
 
 def default_data_dir() -> Path:
@@ -20,9 +33,20 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("SLM_DATA_DIR") or PROJECT_ROOT / ".data")
 
 
-def default_database_url() -> str:
-    """Demo database: ``$SLM_DATABASE_URL``, else ``demo.sqlite`` in the data directory."""
-    return os.environ.get("SLM_DATABASE_URL") or str(default_data_dir() / "demo.sqlite")
+def default_database_url(data_dir: Path | None = None) -> str:
+    """Demo database: ``$SLM_DATABASE_URL``, else ``demo.sqlite`` in ``data_dir``.
+
+    Args:
+        data_dir: The data directory; default :func:`default_data_dir`.
+    """
+    return os.environ.get("SLM_DATABASE_URL") or str(
+        Path(data_dir or default_data_dir()) / "demo.sqlite"
+    )
+
+
+def default_checkpoint_url() -> str | None:
+    """``$SLM_CHECKPOINT_URL``: a ``postgresql://`` URL, ``sqlite:///path`` or a path; else None."""
+    return os.environ.get("SLM_CHECKPOINT_URL") or None
 
 
 def default_ollama_hosts() -> dict[str, str]:
@@ -50,12 +74,7 @@ class Context:
     """Per-specialist Ollama servers, e.g. ``{"sql": "http://gpu-box:11434"}`` (the router on
     a CPU box, the SQL specialist on a GPU box). Env: SLM_OLLAMA_HOST_<SPECIALIST>."""
 
-    ollama_fallback: bool = field(
-        default_factory=lambda: (
-            os.environ.get("SLM_OLLAMA_FALLBACK", "").strip().lower()
-            in ("1", "true", "yes", "on", "embedded")
-        )
-    )
+    ollama_fallback: bool = _flag("SLM_OLLAMA_FALLBACK", "embedded")
     """With ``backend="auto"``: when the chosen Ollama fails for good during a run (down,
     model removed, retries exhausted), answer with the embedded model and log a warning.
     Off by default: the error is reported. Env: SLM_OLLAMA_FALLBACK (``1``/``embedded``)."""
@@ -64,9 +83,40 @@ class Context:
     """How long Ollama keeps a specialist loaded after a request (``-1``: forever).
     Env: SLM_OLLAMA_KEEP_ALIVE."""
 
-    database_url: str = field(default_factory=default_database_url)
-    """SQL database the ``sql`` specialist queries: a SQLite path or a ``postgresql://`` URL.
-    Env: SLM_DATABASE_URL (default: ``demo.sqlite`` in the data directory)."""
+    ollama_retries: int = field(
+        default_factory=lambda: max(
+            0, int(os.environ.get("SLM_OLLAMA_RETRIES", str(DEFAULT_RETRIES)))
+        )
+    )
+    """Extra attempts after a transient Ollama fault (a connection reset, an HTTP 5xx, a
+    model that loads too slowly); 0 disables retrying. A negative value in the environment
+    counts as 0. Env: SLM_OLLAMA_RETRIES."""
+
+    ollama_backoff_s: float = field(
+        default_factory=lambda: max(
+            0.0, float(os.environ.get("SLM_OLLAMA_BACKOFF", str(DEFAULT_BACKOFF_S)))
+        )
+    )
+    """Seconds to wait before the first retry of a transient Ollama fault; doubled before
+    each further one. Env: SLM_OLLAMA_BACKOFF."""
+
+    ollama_timeout_s: float = field(
+        default_factory=lambda: float(os.environ.get("SLM_OLLAMA_TIMEOUT", str(DEFAULT_TIMEOUT_S)))
+    )
+    """Longest wait, in seconds, for the Ollama server's next bytes (a slow model load
+    counts), after which the request is retried. Env: SLM_OLLAMA_TIMEOUT."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Directory of the demo database, the SQLite checkpoints and the offline Salesforce
+    sandbox's org. Env: SLM_DATA_DIR (default: ``.data`` in the project)."""
+
+    checkpoint_url: str | None = field(default_factory=default_checkpoint_url)
+    """Where checkpoints live: a ``postgresql://`` URL, ``sqlite:///path`` or a SQLite file
+    path; None: ``checkpoints.sqlite`` in ``data_dir``. Env: SLM_CHECKPOINT_URL."""
+
+    database_url: str = _env("SLM_DATABASE_URL", "")
+    """SQL database the ``sql`` specialist queries: a SQLite path or a ``postgresql://`` URL;
+    empty: ``demo.sqlite`` in ``data_dir``. Env: SLM_DATABASE_URL."""
 
     sql_tables: str = _env("SLM_SQL_TABLES", "")
     """Tables the SQL specialist may see and query, comma-separated: plain names allow only
@@ -74,12 +124,7 @@ class Context:
     is absent from the prompt and the grammar, and a query naming it is rejected.
     Env: SLM_SQL_TABLES."""
 
-    sql_allow_privileged: bool = field(
-        default_factory=lambda: (
-            os.environ.get("SLM_SQL_ALLOW_PRIVILEGED", "").strip().lower()
-            in ("1", "true", "yes", "on")
-        )
-    )
+    sql_allow_privileged: bool = _flag("SLM_SQL_ALLOW_PRIVILEGED")
     """Run model-written SQL on PostgreSQL even as a role that may do more than read (a
     superuser, or a role that may write, create or signal). Off by default: such a role is
     refused with the SQL that creates a read-only one. Env: SLM_SQL_ALLOW_PRIVILEGED."""
@@ -123,12 +168,24 @@ class Context:
     commas (``Case:create,Lead:update``; ``*`` matches any object or action). Empty: every
     create / update / delete waits for approval. Env: SLM_SALESFORCE_PREAPPROVED."""
 
+    salesforce_credentials: SalesforceCredentials | None = field(
+        default_factory=SalesforceCredentials.from_env
+    )
+    """How the Salesforce specialist signs in to the org (``tools.salesforce``); None:
+    Salesforce is not configured, and its sub-tasks say how to configure it. Env (the first
+    complete option wins): SF_USERNAME, SF_PASSWORD and SF_SECURITY_TOKEN (with SF_DOMAIN);
+    SF_CONSUMER_KEY with SF_USERNAME and SF_PRIVATE_KEY_FILE or SF_PRIVATE_KEY (JWT bearer);
+    SF_CONSUMER_KEY with SF_CONSUMER_SECRET and SF_DOMAIN (client credentials);
+    SF_INSTANCE_URL and SF_SESSION_ID; SF_CA_BUNDLE for a certificate to trust."""
+
+    # The two handles below are typed Any: LangGraph Studio builds a JSON schema of Context,
+    # and a live client or journal has none.
     salesforce_client: Any | None = None
-    """A connected ``tools.salesforce.SalesforceClient`` to use instead of connecting from the
-    environment's credentials. For tests and services that manage the connection."""
+    """A connected ``tools.salesforce.SalesforceClient`` to use instead of connecting with
+    ``salesforce_credentials``. For tests and services that manage the connection."""
 
     write_journal: Any | None = None
-    """A ``graph.checkpoint.WriteJournal`` that makes approved Salesforce writes exactly-once
+    """A ``graph.approvals.WriteJournal`` that makes approved Salesforce writes exactly-once
     across crashes (a write-ahead record beside the checkpoints). ``Dispatcher.open`` sets it
     to the checkpoint store's database; None performs writes without a journal."""
 
@@ -154,7 +211,10 @@ class Context:
         return False
 
     def __post_init__(self) -> None:
-        """Check the settings that a typo would silently break."""
+        """Check the settings that a typo would silently break; derive the data defaults."""
+        self.data_dir = Path(self.data_dir)
+        if not self.database_url:
+            self.database_url = str(self.data_dir / "demo.sqlite")
         if self.backend not in ("embedded", "ollama", "auto"):
             raise ValueError(
                 f"unknown backend {self.backend!r}: choose embedded, ollama or auto (SLM_BACKEND)"
@@ -176,3 +236,9 @@ class Context:
             raise ValueError("row_limit must be at least 1")
         if self.max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1 (SLM_MAX_IN_FLIGHT)")
+        if self.ollama_retries < 0:
+            raise ValueError("ollama_retries must be 0 or more (SLM_OLLAMA_RETRIES)")
+        if self.ollama_backoff_s < 0:
+            raise ValueError("ollama_backoff_s must be 0 or more (SLM_OLLAMA_BACKOFF)")
+        if not self.ollama_timeout_s > 0:
+            raise ValueError("ollama_timeout_s must be more than 0 (SLM_OLLAMA_TIMEOUT)")

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from graph.context import Context
 from runtime.errors import BackendError, ModelUnavailableError
 from runtime.modelfile import ModelfileError
 from runtime.ollama_backend import DEFAULT_KEEP_ALIVE
@@ -25,7 +26,7 @@ from runtime.ollama_models import (
     remove_models,
     warm_models,
 )
-from runtime.paths import SPECIALISTS
+from specialists import SPECIALISTS
 
 __all__ = ["ProgressBar", "add_models_command"]
 
@@ -104,8 +105,17 @@ class ProgressBar:
         self.open_line = False
 
 
-def _hosts(args: argparse.Namespace) -> dict[str, str] | None:
-    return {s: args.host for s in SPECIALISTS} if args.host else None
+def _chosen(args: argparse.Namespace) -> list[str]:
+    """The specialists named on the command line, else every one of the registry."""
+    return list(args.specialists or SPECIALISTS)
+
+
+def _servers(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``host`` and ``hosts`` keywords: ``--host`` for every specialist, else the Context's."""
+    if args.host:
+        return {"hosts": {s: args.host for s in SPECIALISTS}}
+    context = Context()
+    return {"host": context.ollama_host, "hosts": context.ollama_hosts}
 
 
 def _size(size: int | None) -> str:
@@ -113,7 +123,7 @@ def _size(size: int | None) -> str:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    statuses = model_status(args.specialists, hosts=_hosts(args))
+    statuses = model_status(_chosen(args), **_servers(args))
     if args.json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
     else:
@@ -145,7 +155,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     try:
-        results = build_models(args.specialists, hosts=_hosts(args), progress=bar)
+        results = build_models(_chosen(args), progress=bar, **_servers(args))
     finally:
         bar.close()
     for result in results:
@@ -167,7 +177,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
         return 0
     bar = ProgressBar()
     try:
-        pulled = pull_models(names, host=args.host, progress=bar)
+        pulled = pull_models(names, host=args.host or Context().ollama_host, progress=bar)
     finally:
         bar.close()
     for name in pulled:
@@ -176,13 +186,13 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _cmd_rm(args: argparse.Namespace) -> int:
-    for tag, host, deleted in remove_models(args.specialists, hosts=_hosts(args), stale=args.stale):
+    for tag, host, deleted in remove_models(_chosen(args), stale=args.stale, **_servers(args)):
         print(f"{'deleted' if deleted else 'not present'}: {tag} on {host}")
     return 0
 
 
 def _cmd_warm(args: argparse.Namespace) -> int:
-    for result in warm_models(args.specialists, hosts=_hosts(args), keep_alive=args.keep_alive):
+    for result in warm_models(_chosen(args), keep_alive=args.keep_alive, **_servers(args)):
         load = f", load {result.load_seconds:.2f}s" if result.load_seconds is not None else ""
         print(
             f"{result.specialist}: {result.tag} loaded on {result.host} "

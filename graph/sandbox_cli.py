@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from graph.context import default_data_dir
 
@@ -33,7 +34,7 @@ SF_INSTANCE_URL, SF_SESSION_ID (a throwaway session of this local sandbox, valid
 runs) and SF_CA_BUNDLE (its self-signed certificate)."""
 
 
-def add_sandbox_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_sandbox_command(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``sandbox`` on the CLI's sub-command parsers.
 
     Args:

@@ -9,32 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
-Specialist = Literal["sql", "salesforce", "summarize"]
-"""The specialists a sub-task can be handed to."""
+from specialists import TASK_SPECIALISTS
+from specialists.base import Attempt, SubTask, TaskSpecialist
 
-SPECIALISTS: tuple[Specialist, ...] = ("sql", "salesforce", "summarize")
+Specialist = TaskSpecialist
+"""The specialists a sub-task can be handed to (defined in :mod:`specialists`)."""
 
+SPECIALISTS: tuple[Specialist, ...] = TASK_SPECIALISTS
 
-class SubTask(TypedDict):
-    """One sub-task of a plan."""
-
-    id: int
-    """1-based position in the plan."""
-    specialist: Specialist
-    """Which specialist runs it."""
-    instruction: str
-    """What the specialist is asked to do."""
-    depends_on: int | None
-    """Id of an earlier sub-task whose result this one needs, if any."""
-
-
-class Attempt(TypedDict):
-    """One generation of a specialist that was checked against a real system."""
-
-    query: str
-    """The SQL or SOQL the model wrote."""
-    error: str | None
-    """Why it was rejected, or None when it ran."""
+__all__ = [
+    "SPECIALISTS",
+    "Attempt",
+    "InputState",
+    "RouteInfo",
+    "Specialist",
+    "State",
+    "SubTask",
+    "TaskInput",
+    "TaskResult",
+    "merge_results",
+]
 
 
 class TaskResult(TypedDict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graph.state import State
-from nodes.support import format_rows
+from specialists.text import format_rows
 
 
 def compose_answer(state: State) -> dict[str, Any]:

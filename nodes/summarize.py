@@ -1,38 +1,17 @@
-"""The summarisation specialist node."""
+"""The summarisation node: one sub-task to :mod:`specialists.summarize`."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import TaskInput, TaskResult
-from nodes.support import Timer, chat_model, format_rows, invoke_text, make_result, system_message
-from prompts.render import render
-from prompts.summarize import SUMMARIZE_PROMPT
-from runtime.errors import BackendError, ModelUnavailableError
-
-MAX_CONTENT_CHARS = 3000
-"""Most characters of content put in front of the model (its context is small)."""
-
-_INSTRUCTION_WITH_TEXT = re.compile(
-    r"^(?P<instruction>[^:\n]{0,120}):\s*(?P<text>\S.*)$", re.DOTALL
-)
-
-
-def dependency_content(dependency: TaskResult) -> str:
-    """What an earlier sub-task produced, as text for the summariser."""
-    lines = [f"Result of: {dependency['instruction']}"]
-    if dependency["query"]:
-        lines.append(f"Query: {dependency['query']}")
-    if dependency["columns"]:
-        lines.append(format_rows(dependency["columns"], dependency["rows"]))
-    else:
-        lines.append(dependency["output"])
-    return "\n".join(lines)
+from graph.state import TaskInput
+from nodes import resources
+from nodes.results import make_result, update
+from specialists.base import SUBTASK_ERRORS, Timer
+from specialists.summarize import SUMMARIZE, dependency_content, split_instruction, summarize
 
 
 def summarize_content(task_input: TaskInput, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -44,37 +23,28 @@ def summarize_content(task_input: TaskInput, runtime: Runtime[Context]) -> dict[
 
     if dependency is not None and dependency["status"] != "ok":
         reason = f"Nothing to summarise: sub-task {dependency['id']} did not produce a result."
-        return {"results": [make_result(task, status="skipped", output=reason, timer=timer)]}
+        return update(make_result(task, status="skipped", output=reason, timer=timer))
     instruction = task["instruction"]
     if dependency is not None and dependency["columns"] and not dependency["rows"]:
         output = f"Sub-task {dependency['id']} returned no rows, so there is nothing to summarise."
-        return {"results": [make_result(task, status="ok", output=output, timer=timer)]}
+        return update(make_result(task, status="ok", output=output, timer=timer))
     if dependency is not None:
         content = dependency_content(dependency)
     else:
-        match = _INSTRUCTION_WITH_TEXT.match(instruction)
-        if match is None:
+        split = split_instruction(instruction)
+        if split is None:
             reason = "Nothing to summarise: give the text after a colon, e.g. 'Summarise: …'."
-            return {"results": [make_result(task, status="failed", output=reason, timer=timer)]}
-        instruction, content = match["instruction"], match["text"]
-    truncated = len(content) > MAX_CONTENT_CHARS
-    content = content[:MAX_CONTENT_CHARS]
+            return update(make_result(task, status="failed", output=reason, timer=timer))
+        instruction, content = split
     try:
-        model = chat_model(context, "summarize")
-        messages = [
-            *system_message(context, "summarize"),
-            HumanMessage(render(SUMMARIZE_PROMPT, instruction=instruction, content=content)),
-        ]
-        reply = invoke_text(model, messages, timer)
-    except (ModelUnavailableError, BackendError) as exc:
-        reason = f"The summarisation model is not available: {exc}"
-        return {"results": [make_result(task, status="failed", output=reason, timer=timer)]}
-    summary = str(reply.content).strip()
+        model = resources.chat_model(context, SUMMARIZE.name)
+        system = resources.system_text(context, SUMMARIZE.name)
+        summary, truncated = summarize(model, instruction, content, system=system, timer=timer)
+    except SUBTASK_ERRORS as exc:
+        reason = f"The {SUMMARIZE.label} model is not available: {exc}"
+        return update(make_result(task, status="failed", output=reason, timer=timer))
     if not summary:
-        return {
-            "results": [
-                make_result(task, status="failed", output="The model wrote nothing.", timer=timer)
-            ]
-        }
-    result = make_result(task, status="ok", output=summary, timer=timer, truncated=truncated)
-    return {"results": [result]}
+        return update(
+            make_result(task, status="failed", output="The model wrote nothing.", timer=timer)
+        )
+    return update(make_result(task, status="ok", output=summary, timer=timer, truncated=truncated))

@@ -30,3 +30,7 @@ Opportunity(Id, Name, AccountId, Amount, StageName, CloseDate, Probability, Type
 Lead(Id, FirstName, LastName, Company, Email, Phone, Status, LeadSource, Industry, Rating, CreatedDate)
 Case(Id, Subject, Description, Status, Priority, Origin, AccountId, ContactId, CreatedDate, ClosedDate)"""
 """The objects the specialist is told about (the demo org's, see the demo domain)."""
+
+SALESFORCE_OBJECTS_PROMPT = """Salesforce objects and fields:
+{objects}"""
+"""Appended to the fine-tuned Salesforce specialist's system message."""

@@ -5,11 +5,12 @@ in the process (the default wherever no Ollama answers). Both accept
 ``model.invoke(messages, format=schema_dict)`` and constrain decoding to the schema.
 """
 
+from runtime.capabilities import is_finetuned, repair_variant, supports_grammar
 from runtime.embedded import LLAMA_STATS, EmbeddedChatModel, LlamaStatsSnapshot
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
 from runtime.modelfile import Modelfile, ModelfileError, parse_modelfile
 from runtime.ollama_backend import model_tag, ollama_chat_model, ollama_has_model
-from runtime.paths import SPECIALISTS, install_base_model, modelfile_path
+from runtime.paths import install_base_model, modelfile_names, modelfile_path
 from runtime.registry import (
     BACKENDS,
     clear_caches,
@@ -21,7 +22,6 @@ from runtime.registry import (
 __all__ = [
     "BACKENDS",
     "LLAMA_STATS",
-    "SPECIALISTS",
     "BackendError",
     "EmbeddedChatModel",
     "LlamaStatsSnapshot",
@@ -31,12 +31,16 @@ __all__ = [
     "SchemaGrammarError",
     "clear_caches",
     "get_chat_model",
+    "is_finetuned",
     "install_base_model",
     "load_modelfile",
     "model_tag",
+    "modelfile_names",
     "modelfile_path",
     "ollama_chat_model",
     "ollama_has_model",
     "parse_modelfile",
+    "repair_variant",
+    "supports_grammar",
     "system_prompt",
 ]

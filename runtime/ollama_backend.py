@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -49,8 +48,11 @@ from runtime.errors import BackendError, ModelUnavailableError
 from runtime.modelfile import Modelfile
 
 __all__ = [
+    "DEFAULT_BACKOFF_S",
     "DEFAULT_KEEP_ALIVE",
     "DEFAULT_OLLAMA_HOST",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT_S",
     "DispatchChatOllama",
     "FaultKind",
     "RetryPolicy",
@@ -72,6 +74,16 @@ DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 DEFAULT_KEEP_ALIVE = "10m"
 """How long Ollama keeps a specialist loaded after a request, unless configured."""
+
+DEFAULT_RETRIES = 2
+"""Extra attempts after a transient fault, unless configured (``SLM_OLLAMA_RETRIES``)."""
+
+DEFAULT_BACKOFF_S = 0.5
+"""Seconds before the first retry (doubled each further time), unless configured
+(``SLM_OLLAMA_BACKOFF``)."""
+
+DEFAULT_TIMEOUT_S = 120.0
+"""Seconds to wait for the server's next bytes, unless configured (``SLM_OLLAMA_TIMEOUT``)."""
 
 _DEFAULT_PORT = 11434
 
@@ -174,17 +186,9 @@ class RetryPolicy:
         max_backoff_s: Longest single wait.
     """
 
-    retries: int = 2
-    backoff_s: float = 0.5
+    retries: int = DEFAULT_RETRIES
+    backoff_s: float = DEFAULT_BACKOFF_S
     max_backoff_s: float = 8.0
-
-    @classmethod
-    def from_env(cls) -> RetryPolicy:
-        """Read ``SLM_OLLAMA_RETRIES`` and ``SLM_OLLAMA_BACKOFF`` (defaults 2 and 0.5 s)."""
-        return cls(
-            retries=max(0, int(os.environ.get("SLM_OLLAMA_RETRIES", "2"))),
-            backoff_s=max(0.0, float(os.environ.get("SLM_OLLAMA_BACKOFF", "0.5"))),
-        )
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
@@ -466,7 +470,7 @@ def ollama_chat_model(
     *,
     keep_alive: str | int = DEFAULT_KEEP_ALIVE,
     retry: RetryPolicy | None = None,
-    timeout_s: float | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     fallback: BaseChatModel | None = None,
 ) -> DispatchChatOllama:
     """Return a chat model for a specialist served by the Ollama at ``host``.
@@ -480,9 +484,12 @@ def ollama_chat_model(
         modelfile: Its parsed Modelfile.
         host: The Ollama server (``http://host:port`` or ``host:port``).
         keep_alive: How long Ollama keeps the model loaded after a request.
-        retry: Retries of transient faults; default :meth:`RetryPolicy.from_env`.
+        retry: Retries of transient faults; default ``RetryPolicy()`` (2 retries, 0.5 s
+            first wait: ``graph.context.Context`` reads ``SLM_OLLAMA_RETRIES`` and
+            ``SLM_OLLAMA_BACKOFF``).
         timeout_s: Longest wait for the server's next bytes (a slow model load counts),
-            after which the request is retried; default ``$SLM_OLLAMA_TIMEOUT`` or 120.
+            after which the request is retried; default 120 (``Context`` reads
+            ``SLM_OLLAMA_TIMEOUT``).
         fallback: A model to answer instead when Ollama fails for good (logged as a
             warning); ``None`` raises.
     """
@@ -491,15 +498,13 @@ def ollama_chat_model(
         for name in _CHAT_OLLAMA_OPTIONS
         if name in modelfile.parameters
     }
-    if timeout_s is None:
-        timeout_s = float(os.environ.get("SLM_OLLAMA_TIMEOUT", "120"))
     return DispatchChatOllama(
         model=model_tag(specialist, modelfile),
         base_url=normalize_host(host),
         keep_alive=keep_alive,
         default_stop=list(modelfile.parameters.get("stop", [])),
         specialist=specialist,
-        retry=retry or RetryPolicy.from_env(),
+        retry=retry or RetryPolicy(),
         fallback=fallback,
         client_kwargs={"timeout": httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))},
         **options,

@@ -42,7 +42,7 @@ from runtime.ollama_backend import (
     describe_down,
     model_tag,
 )
-from runtime.paths import SPECIALISTS, display_path
+from runtime.paths import display_path, modelfile_names, modelfile_path
 from runtime.registry import load_modelfile, resolve_ollama_host, specialist_host
 
 __all__ = [
@@ -231,12 +231,9 @@ def _server_error(host: str, action: str, error: Exception) -> Exception:
 def _hosts(
     specialists: Iterable[str], host: str | None, hosts: Mapping[str, str] | None
 ) -> list[tuple[str, str]]:
-    chosen = list(specialists) or list(SPECIALISTS)
+    chosen = list(specialists) or list(modelfile_names())
     for specialist in chosen:
-        if specialist not in SPECIALISTS:
-            raise ValueError(
-                f"unknown specialist {specialist!r}: expected one of {', '.join(SPECIALISTS)}"
-            )
+        modelfile_path(specialist)  # raises ValueError for an unknown specialist
     return [(s, specialist_host(s, host, hosts)) for s in chosen]
 
 
@@ -495,7 +492,7 @@ def build_models(
 def base_model_tags(specialists: Iterable[str] = ()) -> list[str]:
     """Return the Ollama tags the Modelfiles' FROM lines name (not local files), deduplicated."""
     tags: dict[str, None] = {}
-    for specialist in list(specialists) or list(SPECIALISTS):
+    for specialist in list(specialists) or list(modelfile_names()):
         modelfile = load_modelfile(specialist)
         if modelfile.from_path() is None:
             tags.setdefault(modelfile.from_, None)

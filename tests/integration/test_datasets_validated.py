@@ -26,8 +26,8 @@ from finetune.datasets import (
     load_examples,
     verify,
 )
-from nodes.router import Plan
-from nodes.sql import sql_grammar
+from specialists.router import Plan
+from specialists.sql import sql_grammar
 from tools.demo_db import DEFAULT_SEED as DEMO_SEED
 from tools.salesforce import ActionRequest, is_write
 from tools.salesforce_sandbox import SandboxServer, sandbox_client, start_sandbox

@@ -11,22 +11,19 @@ from typing import Any
 
 import pytest
 
-from evals.specialists import (
-    CONFIGS,
-    EvalSetupError,
+from evals.eval_report import render_report
+from evals.eval_run import EvalSetupError, chain_outcomes, draw_chains, run_eval
+from evals.eval_tasks import CONFIGS
+from evals.scoring import (
     actions_match,
-    add_eval_command,
-    chain_outcomes,
-    draw_chains,
     normalise_soql,
-    render_report,
-    run_eval,
     same_rows,
     score_router,
     score_salesforce,
     score_sql,
     sql_is_ordered,
 )
+from evals.specialists import add_eval_command
 from finetune.datasets import SANDBOX_ANCHOR
 from tools.salesforce import ActionRequest, QueryAction, SalesforceClient
 from tools.salesforce_sandbox import SandboxServer, sandbox_client, start_sandbox

@@ -21,7 +21,8 @@ from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graph.api import Dispatcher, RunFailedError
-from graph.checkpoint import WriteJournal, open_checkpointer
+from graph.approvals import WriteJournal
+from graph.checkpoint import open_checkpointer
 from graph.context import Context
 from runtime.errors import BackendError
 from tests.fakes import ScriptedChatModel

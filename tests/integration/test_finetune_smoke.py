@@ -75,7 +75,7 @@ def test_export_is_served_by_llama_cpp_and_matches_the_trained_model(
 ) -> None:
     gguf = export_adapter(trained / "adapter", BASE, trained / "sql.gguf")
     model = EmbeddedChatModel(model_path=str(BASE), adapter_path=str(gguf), max_tokens=48)
-    from nodes.support import to_messages
+    from specialists.base import to_messages
 
     reply = model.invoke(to_messages(records[0]["turns"]))
     assert str(reply.content).startswith("SELECT")

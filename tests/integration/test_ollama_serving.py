@@ -30,7 +30,6 @@ import runtime.paths
 from graph.api import Dispatcher
 from graph.context import Context
 from graph.models_cli import add_models_command
-from nodes.router import Plan
 from runtime import (
     BackendError,
     EmbeddedChatModel,
@@ -48,7 +47,9 @@ from runtime.ollama_models import (
     remove_models,
     warm_models,
 )
-from runtime.paths import MODELFILES_DIR, MODELS_DIR, SPECIALISTS
+from runtime.paths import MODELFILES_DIR, MODELS_DIR
+from specialists import SPECIALISTS
+from specialists.router import Plan
 from tests.ollama_standin import OllamaStandIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.ollama]
@@ -360,7 +361,9 @@ def test_per_specialist_hosts(
     )
     assert isinstance(model, DispatchChatOllama) and model.base_url == server.url
     monkeypatch.setenv("SLM_OLLAMA_HOST_SUMMARIZE", server.url)
-    model = get_chat_model("summarize", backend="ollama", ollama_host=nowhere)
+    model = get_chat_model(
+        "summarize", backend="ollama", ollama_host=nowhere, ollama_hosts=Context().ollama_hosts
+    )
     assert isinstance(model, DispatchChatOllama) and model.base_url == server.url
     with pytest.raises(ModelUnavailableError, match="does not answer"):
         get_chat_model("router", backend="ollama", ollama_host=nowhere)
@@ -484,10 +487,12 @@ def test_auto_without_the_model_uses_embedded_with_a_warning(
 def test_http_500_while_checking_the_model(server: Server, built: dict[str, str]) -> None:
     standin = server.faults()
     standin.inject("http_500", path="/api/show")
+    backoff_s = Context().ollama_backoff_s
     assert isinstance(
-        get_chat_model("sql", backend="ollama", ollama_host=server.url), DispatchChatOllama
+        get_chat_model("sql", backend="ollama", ollama_host=server.url, backoff_s=backoff_s),
+        DispatchChatOllama,
     )
     clear_caches()
     standin.inject("http_500", path="/api/show", times=5)
     with pytest.raises(ModelUnavailableError, match="cannot tell whether it has"):
-        get_chat_model("sql", backend="ollama", ollama_host=server.url)
+        get_chat_model("sql", backend="ollama", ollama_host=server.url, backoff_s=backoff_s)

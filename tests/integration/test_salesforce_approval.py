@@ -23,11 +23,11 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from simple_salesforce import format_soql
 
-import nodes.salesforce as sf_node
+import graph.approvals as approvals
 from graph.api import Dispatcher
-from graph.checkpoint import WriteJournal, open_checkpointer
+from graph.approvals import WriteJournal, find_performed, write_key
+from graph.checkpoint import open_checkpointer
 from graph.context import Context
-from nodes.salesforce import find_performed, write_key
 from tests.fakes import ScriptedChatModel
 from tools.salesforce import (
     ActionRequest,
@@ -378,7 +378,7 @@ def test_values_match_however_the_org_writes_them_back(client: SalesforceClient)
 def test_the_candidates_are_paged_and_the_earliest_match_is_taken(
     client: SalesforceClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sf_node, "CANDIDATE_PAGE", 2)
+    monkeypatch.setattr(approvals, "CANDIDATE_PAGE", 2)
     mark = tag()
     started = now()
     for n in range(5):
@@ -397,8 +397,8 @@ def test_the_candidates_are_paged_and_the_earliest_match_is_taken(
 def test_too_many_candidates_fail_closed(
     client: SalesforceClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sf_node, "CANDIDATE_PAGE", 1)
-    monkeypatch.setattr(sf_node, "CANDIDATE_PAGES", 2)
+    monkeypatch.setattr(approvals, "CANDIDATE_PAGE", 1)
+    monkeypatch.setattr(approvals, "CANDIDATE_PAGES", 2)
     started = now()
     for n in range(3):
         client.run(checked(client, {"action": "create", "sobject": "Lead", "values": {
@@ -418,7 +418,7 @@ def test_records_created_before_the_write_started_are_not_taken(client: Salesfor
         {"action": "create", "sobject": "Lead", "values": {"LastName": "Early", "Company": "X"}},
     )
     client.run(action)
-    later = (dt.datetime.now(dt.UTC) + sf_node.CLOCK_SKEW + dt.timedelta(seconds=5)).isoformat()
+    later = (dt.datetime.now(dt.UTC) + approvals.CLOCK_SKEW + dt.timedelta(seconds=5)).isoformat()
     assert find_performed(client, action, later) is None
 
 

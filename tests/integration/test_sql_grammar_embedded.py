@@ -10,9 +10,10 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from graph.context import Context
-from nodes.sql import sql_grammar, write_and_run_sql
-from nodes.support import Timer
+from nodes.sql import sql_settings
 from runtime import SchemaGrammarError, get_chat_model
+from specialists.base import Timer
+from specialists.sql import answer_sql, sql_grammar
 from tools.sql import SqlDatabase
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def test_grammar_decoding_only_writes_selects_over_known_tables(
     )
     model = get_chat_model("sql", backend="embedded")
     with SqlDatabase.open(str(demo_db)) as database:
-        answer = write_and_run_sql(model, database, question, context, Timer())
+        answer = answer_sql(model, database, question, sql_settings(context), Timer())
         tables = set(database.tables())
     assert answer.decoding == "grammar"
     assert answer.attempts

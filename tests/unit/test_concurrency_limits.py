@@ -16,8 +16,8 @@ from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graph.api import AsyncDispatcher, BusyError, Dispatcher
+from graph.approvals import WriteJournal
 from graph.builder import is_transient
-from graph.checkpoint import WriteJournal
 from graph.context import Context
 from runtime.errors import BackendError
 from tests.fakes import ScriptedChatModel

@@ -17,21 +17,21 @@ from typing import Any
 import pytest
 
 from finetune.datasets import (
-    _SF_WRITE_FAMILIES,
     DATA_DIR,
     ENTITY_SEPARATOR,
     MANIFEST_NAME,
     NO_ENTITY,
     SPECIALISTS_WITH_DATA,
     SPLITS,
-    _join_clauses,
-    _quotas,
     add_data_command,
     entity_parts,
     load_examples,
     verify,
 )
-from nodes.router import Plan, plan_from_model
+from finetune.datasets.common import _quotas
+from finetune.datasets.router import _join_clauses
+from finetune.datasets.salesforce_writes import _SF_WRITE_FAMILIES
+from specialists.router import Plan, plan_from_model
 from tools.salesforce import WRITE_ACTIONS, ActionRequest
 from tools.sql import SqlDatabase
 

@@ -16,9 +16,9 @@ from graph.api import (
     approval_value,
     rejection_value,
 )
+from graph.approvals import APPROVAL_FORMAT, HOW_TO_APPROVE, approval_decision, shown_value
 from graph.checkpoint import open_checkpointer
 from graph.context import Context
-from nodes.salesforce import APPROVAL_FORMAT, HOW_TO_APPROVE, approval_decision, shown_value
 from tests.fakes import ScriptedChatModel
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from runtime.modelfile import Modelfile, ModelfileError, parse_modelfile
-from runtime.paths import SPECIALISTS, modelfile_path
+from runtime.paths import modelfile_path
+from specialists import SPECIALISTS
 
 EXAMPLE = '''\
 # The SQL specialist.
@@ -317,5 +318,5 @@ def test_the_project_modelfiles_parse(specialist: str) -> None:
 
 
 def test_modelfile_path_rejects_unknown_specialists() -> None:
-    with pytest.raises(ValueError, match="router, sql, salesforce, summarize"):
+    with pytest.raises(ValueError, match="router, salesforce, sql, summarize"):
         modelfile_path("poet")

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,9 +63,11 @@ def test_backoff_doubles_and_is_capped() -> None:
 def test_retry_policy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLM_OLLAMA_RETRIES", "4")
     monkeypatch.setenv("SLM_OLLAMA_BACKOFF", "0.25")
-    assert RetryPolicy.from_env() == RetryPolicy(retries=4, backoff_s=0.25)
+    context = Context()
+    policy = RetryPolicy(retries=context.ollama_retries, backoff_s=context.ollama_backoff_s)
+    assert policy == RetryPolicy(retries=4, backoff_s=0.25)
     monkeypatch.setenv("SLM_OLLAMA_RETRIES", "-3")
-    assert RetryPolicy.from_env().retries == 0
+    assert Context().ollama_retries == 0
 
 
 def test_messages_name_host_tag_and_fix() -> None:
@@ -107,15 +110,20 @@ def test_a_transient_fault_waits_then_gives_up() -> None:
 
 
 def test_specialist_host_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    def host_for(specialist: str, **settings: Any) -> str:
+        context = Context(**settings)
+        return specialist_host(specialist, context.ollama_host, context.ollama_hosts)
+
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.delenv("SLM_OLLAMA_HOST_SQL", raising=False)
     assert specialist_host("sql") == "http://127.0.0.1:11434"
+    assert host_for("sql") == "http://127.0.0.1:11434"
     monkeypatch.setenv("OLLAMA_HOST", "cpu-box")
-    assert specialist_host("sql") == "http://cpu-box:11434"
-    assert specialist_host("sql", "other:1") == "http://other:1"
+    assert host_for("sql") == "http://cpu-box:11434"
+    assert host_for("sql", ollama_host="other:1") == "http://other:1"
     monkeypatch.setenv("SLM_OLLAMA_HOST_SQL", "gpu-box:11434")
-    assert specialist_host("sql", "other:1") == "http://gpu-box:11434"
-    assert specialist_host("router", "other:1") == "http://other:1"
+    assert host_for("sql", ollama_host="other:1") == "http://gpu-box:11434"
+    assert host_for("router", ollama_host="other:1") == "http://other:1"
     assert specialist_host("sql", "other:1", {"sql": "gpu-2"}) == "http://gpu-2:11434"
 
 
@@ -125,7 +133,7 @@ def test_specialist_host_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_fallback_setting(value: str, expected: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLM_OLLAMA_FALLBACK", value)
-    assert resolve_fallback() is expected
+    assert resolve_fallback(Context().ollama_fallback) is expected
     assert Context().ollama_fallback is expected
     assert resolve_fallback(False) is False
 

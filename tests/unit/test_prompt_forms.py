@@ -7,11 +7,14 @@ from pathlib import Path
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from graph.context import Context
-from nodes.sql import write_and_run_sql
-from nodes.support import Timer, is_finetuned, to_messages
-from prompts.chat import router_chat, salesforce_chat, sql_chat
+from nodes.sql import sql_settings
 from prompts.sql import SQL_EXAMPLES
+from runtime import is_finetuned
 from runtime.embedded import EmbeddedChatModel
+from specialists.base import Timer, to_messages
+from specialists.router import router_chat
+from specialists.salesforce import salesforce_chat
+from specialists.sql import answer_sql, sql_chat
 from tests.fakes import ScriptedChatModel
 from tools.sql import SqlDatabase
 
@@ -32,8 +35,8 @@ def test_router_chat_forms() -> None:
 
 
 def test_sql_chat_forms() -> None:
-    fewshot = sql_chat("SYS", "CREATE TABLE t (a INT);", "Q?", fewshot=True)
-    zero = sql_chat("SYS", "CREATE TABLE t (a INT);", "Q?", fewshot=False)
+    fewshot = sql_chat("SYS", "Q?", fewshot=True, schema="CREATE TABLE t (a INT);")
+    zero = sql_chat("SYS", "Q?", fewshot=False, schema="CREATE TABLE t (a INT);")
     assert zero == [("system", "SYS\n\nDatabase schema:\nCREATE TABLE t (a INT);"), ("user", "Q?")]
     assert fewshot[0] == zero[0] and fewshot[-1] == zero[-1]
     assert len(fewshot) == 2 + 2 * len(SQL_EXAMPLES)
@@ -54,16 +57,14 @@ def test_to_messages_keeps_roles() -> None:
 
 
 def test_is_finetuned_follows_the_adapter() -> None:
-    context = Context()
     base = EmbeddedChatModel(model_path="base.gguf")
     tuned = EmbeddedChatModel(model_path="base.gguf", adapter_path="sql.gguf")
-    assert not is_finetuned(base, context, "sql")
-    assert is_finetuned(tuned, context, "sql")
+    assert not is_finetuned(base, "sql")
+    assert is_finetuned(tuned, "sql")
     scripted = ScriptedChatModel.of(["x"])
-    brought = Context(chat_models={"sql": scripted})
-    assert not is_finetuned(scripted, brought, "sql")
+    assert not is_finetuned(scripted, "sql")
     claimed = FineTunedScript(replies=["x"])
-    assert is_finetuned(claimed, Context(chat_models={"sql": claimed}), "sql")
+    assert is_finetuned(claimed, "sql")
 
 
 def test_sql_node_sends_the_fine_tuned_model_the_zero_shot_chat(demo_db: Path) -> None:
@@ -74,7 +75,8 @@ def test_sql_node_sends_the_fine_tuned_model_the_zero_shot_chat(demo_db: Path) -
             (ScriptedChatModel.of([sql]), 2 + 2 * len(SQL_EXAMPLES)),
         ):
             context = Context(chat_models={"sql": model}, sql_decoding="free")
-            answer = write_and_run_sql(model, database, "How many customers?", context, Timer())
+            settings = sql_settings(context)
+            answer = answer_sql(model, database, "How many customers?", settings, Timer())
             assert answer.result is not None and answer.result.rows == [[200]]
             sent = model.calls[0][0]
             assert len(sent) == turns

@@ -6,7 +6,8 @@ import pytest
 from langgraph.types import Send
 
 from graph.state import State, SubTask, TaskResult
-from nodes.router import Plan, PlannedTask, dispatch_ready, plan_by_rules, plan_from_model
+from nodes.router import dispatch_ready
+from specialists.router import Plan, PlannedTask, plan_by_rules, plan_from_model
 
 
 @pytest.mark.parametrize(

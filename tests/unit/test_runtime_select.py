@@ -18,6 +18,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 import runtime.paths
+from graph.context import Context
 from runtime import (
     EmbeddedChatModel,
     ModelUnavailableError,
@@ -128,7 +129,7 @@ def test_auto_is_the_default_and_reads_ollama_host(
     closed_host: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OLLAMA_HOST", closed_host)
-    assert isinstance(get_chat_model("sql"), EmbeddedChatModel)
+    assert isinstance(get_chat_model("sql", ollama_host=Context().ollama_host), EmbeddedChatModel)
 
 
 def test_probe_of_a_closed_port_is_fast(closed_host: str) -> None:
@@ -190,9 +191,10 @@ def test_ollama_backend_answering_404(fake_ollama: ThreadingHTTPServer) -> None:
 def test_backend_from_the_environment(closed_host: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLM_BACKEND", "ollama")
     with pytest.raises(ModelUnavailableError):
-        get_chat_model("sql", ollama_host=closed_host)
-    monkeypatch.setenv("SLM_BACKEND", "Embedded")
-    assert isinstance(get_chat_model("sql", ollama_host=closed_host), EmbeddedChatModel)
+        get_chat_model("sql", backend=Context().backend, ollama_host=closed_host)
+    assert isinstance(
+        get_chat_model("sql", backend="Embedded", ollama_host=closed_host), EmbeddedChatModel
+    )
 
 
 def test_explicit_backend_beats_the_environment(
@@ -213,16 +215,18 @@ def test_bad_backend_is_a_value_error(backend: str, closed_host: str) -> None:
 def test_bad_backend_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLM_BACKEND", "cloud")
     with pytest.raises(ValueError, match="unknown backend 'cloud'"):
-        resolve_backend()
+        Context()
+    with pytest.raises(ValueError, match="unknown backend 'cloud'"):
+        resolve_backend("cloud")
 
 
 def test_unknown_specialist_is_a_value_error(closed_host: str) -> None:
-    with pytest.raises(ValueError, match="router, sql, salesforce, summarize"):
+    with pytest.raises(ValueError, match="expected one of router, sql, summarize"):
         get_chat_model("poet", ollama_host=closed_host)
 
 
 def test_missing_modelfile(closed_host: str) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="there is no .*salesforce.Modelfile"):
         get_chat_model("salesforce", backend="embedded", ollama_host=closed_host)
 
 

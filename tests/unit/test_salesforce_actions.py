@@ -12,7 +12,7 @@ import requests
 from pydantic import ValidationError
 from simple_salesforce import exceptions as sf_exc
 
-import tools.salesforce as sfmod
+import tools.salesforce.client as sf_client
 from runtime.grammar import schema_to_gbnf
 from tools.salesforce import (
     ALL_ENV_VARS,
@@ -36,6 +36,7 @@ from tools.salesforce import (
     missing_credentials_message,
     to_18_char_id,
 )
+from tools.salesforce.session import _trusting_session
 from tools.salesforce_sandbox.schema import describe_global, describe_object
 from tools.salesforce_sandbox.seed import make_id
 from tools.salesforce_sandbox.soql import date_range, translate
@@ -299,7 +300,7 @@ class Recorder:
 
 def test_connect_passes_each_option_to_simple_salesforce(monkeypatch: pytest.MonkeyPatch) -> None:
     Recorder.calls = []
-    monkeypatch.setattr(sfmod, "Salesforce", Recorder)
+    monkeypatch.setattr(sf_client, "Salesforce", Recorder)
     SalesforceClient.connect(
         SalesforceCredentials(username="u", consumer_key="ck", private_key_file="/k", domain="test")
     )
@@ -331,7 +332,7 @@ def test_ca_bundle_beats_requests_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", fake_send)
-    session = sfmod._trusting_session("/sandbox/cert.pem")
+    session = _trusting_session("/sandbox/cert.pem")
     with pytest.raises(requests.exceptions.ConnectionError):
         session.get("https://127.0.0.1:9/")
     assert seen == ["/sandbox/cert.pem"]

@@ -20,6 +20,7 @@ from simple_salesforce import exceptions as sf_exc
 from sqlglot import exp
 
 import tools.salesforce as sfmod
+import tools.salesforce.client as sf_client
 from tests.unit.test_salesforce_tools import FakeOrg, FakeSObject, build_describe
 from tools.salesforce import (
     DEFAULT_OBJECTS,
@@ -36,6 +37,8 @@ from tools.salesforce import (
     UpdateAction,
     map_salesforce_exception,
 )
+from tools.salesforce.checker import _Checker
+from tools.salesforce.errors import _scrub
 from tools.salesforce_limits import (
     MAX_FIELDS_ALL_LIMIT,
     MAX_OFFSET,
@@ -197,7 +200,7 @@ def test_recursion_error_in_checks_of_actions_becomes_a_validation_error(
     def exhausted(*args: Any, **kwargs: Any) -> Any:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(sfmod._Checker, "_resolve", exhausted)
+    monkeypatch.setattr(_Checker, "_resolve", exhausted)
     get = GetAction(action="get", sobject="Contact", record_id=CON, fields=["Account.Name"])
     assert rejected(lambda: client.validate_action(get)).code == "QUERY_TOO_COMPLICATED"
     assert rejected(lambda: client.run(get)).code == "QUERY_TOO_COMPLICATED"
@@ -222,7 +225,7 @@ def test_checker_refuses_a_tree_too_deep_to_walk() -> None:
     for _ in range(2000):  # built directly, as no parser would
         condition = exp.Not(this=condition)
     root = exp.select("Id").from_("Account").where(condition, copy=False)
-    checker = sfmod._Checker(lambda name: None, list, {})
+    checker = _Checker(lambda name: None, list, {})
     error = rejected(lambda: checker.check(root))
     assert error.code == "QUERY_TOO_COMPLICATED"
 
@@ -292,7 +295,7 @@ def test_sandbox_refuses_the_same_clauses() -> None:
 
 def test_parse_tree_outside_the_allow_list_is_refused() -> None:
     root = sqlglot.parse_one('SELECT "Id" FROM "Account" QUALIFY "Id" = 1', read="snowflake")
-    checker = sfmod._Checker(lambda name: None, list, {})
+    checker = _Checker(lambda name: None, list, {})
     error = rejected(lambda: checker.check(root))
     assert "qualify" in error.message
 
@@ -556,7 +559,7 @@ SESSION_ENV = {"SF_INSTANCE_URL": "https://acme.my.salesforce.com", "SF_SESSION_
 
 
 def test_from_env_reads_sf_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sfmod, "Salesforce", _Recording)
+    monkeypatch.setattr(sf_client, "Salesforce", _Recording)
     assert SalesforceClient.from_env(SESSION_ENV).allowed_objects == DEFAULT_OBJECTS
     narrowed = SalesforceClient.from_env({**SESSION_ENV, "SF_OBJECTS": "Account, Case"})
     assert narrowed.allowed_objects == frozenset({"Account", "Case"})
@@ -567,7 +570,7 @@ def test_from_env_reads_sf_objects(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_from_env_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sfmod, "Salesforce", _Recording)
+    monkeypatch.setattr(sf_client, "Salesforce", _Recording)
     for name, value in SESSION_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SF_OBJECTS", "Lead")
@@ -656,7 +659,7 @@ def _forms(secret: str) -> dict[str, str]:
 def test_every_escaped_form_of_a_secret_is_scrubbed(secret: str) -> None:
     for form_name, form in _forms(secret).items():
         text = f'failed at https://x/?pw={form}&next=1 <pw>{form}</pw> {{"pw": "{form}"}}'
-        scrubbed = sfmod._scrub(text, [secret, "other-secret"])
+        scrubbed = _scrub(text, [secret, "other-secret"])
         assert form not in scrubbed, (form_name, scrubbed)
         assert scrubbed.count("***") >= 3, (form_name, scrubbed)
         assert "https://x/?pw=" in scrubbed and "&next=1" in scrubbed
@@ -680,5 +683,5 @@ def test_scrubbing_through_exception_mapping() -> None:
 
 
 def test_scrubbing_keeps_ordinary_text() -> None:
-    assert sfmod._scrub("nothing secret here", ["hunter2pw"]) == "nothing secret here"
-    assert sfmod._scrub("short abc", ["abc"]) == "short abc"  # under 4 characters: kept
+    assert _scrub("nothing secret here", ["hunter2pw"]) == "nothing secret here"
+    assert _scrub("short abc", ["abc"]) == "short abc"  # under 4 characters: kept

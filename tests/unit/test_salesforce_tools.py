@@ -10,7 +10,7 @@ import pytest
 import requests
 from simple_salesforce import exceptions as sf_exc
 
-import tools.salesforce as sfmod
+import tools.salesforce.client as sf_client
 from tools.salesforce import (
     ENV_VARS,
     SalesforceClient,
@@ -364,7 +364,7 @@ class RecordingSalesforce:
 
 def test_connect_builds_salesforce_for_each_option(monkeypatch: pytest.MonkeyPatch) -> None:
     RecordingSalesforce.calls = []
-    monkeypatch.setattr(sfmod, "Salesforce", RecordingSalesforce)
+    monkeypatch.setattr(sf_client, "Salesforce", RecordingSalesforce)
     SalesforceClient.connect(
         SalesforceCredentials(username="u@x.com", password="p", security_token="t", domain="test")
     )
@@ -389,7 +389,7 @@ def test_connect_maps_authentication_failure_without_secrets(
             f"({kwargs['password']})",
         )
 
-    monkeypatch.setattr(sfmod, "Salesforce", failing)
+    monkeypatch.setattr(sf_client, "Salesforce", failing)
     creds = SalesforceCredentials(
         username="u@x.com", password="s3cret-pass", security_token="t0ken-value"
     )
@@ -407,7 +407,7 @@ def test_connect_maps_network_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     def failing(**kwargs: Any) -> None:
         raise requests.exceptions.ConnectionError("Max retries exceeded with url: /services")
 
-    monkeypatch.setattr(sfmod, "Salesforce", failing)
+    monkeypatch.setattr(sf_client, "Salesforce", failing)
     with pytest.raises(SalesforceError) as info:
         SalesforceClient.connect(SalesforceCredentials(instance_url="https://x", session_id="s"))
     assert info.value.retryable is False

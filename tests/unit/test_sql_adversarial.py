@@ -12,8 +12,9 @@ import pytest
 
 from evals.sql_bench import CorpusCase, load_corpus, run_case
 from graph.context import Context
-from nodes.sql import write_and_run_sql
-from nodes.support import Timer
+from nodes.sql import sql_settings
+from specialists.base import Timer
+from specialists.sql import answer_sql
 from tests.fakes import ScriptedChatModel
 from tools.demo_db import TABLES, create_sqlite_db
 from tools.sql import SqlDatabase, SqlExecutionError, SqlToolError
@@ -125,7 +126,7 @@ def test_injected_question_cannot_write_through_the_node(db_path: Path, case: Co
     model = ScriptedChatModel.of([case.sql], repeat_last=True)
     context = Context(backend="embedded", database_url=str(db_path), max_repairs=2)
     with SqlDatabase.open(str(db_path)) as database:
-        answer = write_and_run_sql(model, database, case.question, context, Timer())
+        answer = answer_sql(model, database, case.question, sql_settings(context), Timer())
     assert answer.result is None
     assert len(answer.attempts) == 3
     assert all(case.reason in (attempt["error"] or "") for attempt in answer.attempts)

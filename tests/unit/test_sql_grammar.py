@@ -13,10 +13,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from graph.context import Context
-from nodes.sql import sql_decoding, sql_grammar, write_and_run_sql
-from nodes.support import Timer
+from nodes.sql import sql_settings
 from runtime.embedded import EmbeddedChatModel
 from runtime.errors import SchemaGrammarError
+from specialists.base import Timer
+from specialists.sql import answer_sql, sql_decoding, sql_grammar
 from tests.fakes import ScriptedChatModel
 from tools.sql import SqlDatabase
 from tools.sql_grammar import select_grammar
@@ -126,7 +127,7 @@ def test_node_passes_the_grammar_to_the_embedded_model(
     model = RecordingEmbeddedModel(model_path="unused.gguf", seen=[])
     context = Context(backend="embedded", database_url=str(demo_db), sql_decoding=decoding)
     with SqlDatabase.open(str(demo_db)) as database:
-        answer = write_and_run_sql(model, database, "How many customers?", context, Timer())
+        answer = answer_sql(model, database, "How many customers?", sql_settings(context), Timer())
         expected = sql_grammar(database, "sqlite")
     assert answer.decoding == decoding
     assert answer.result is not None and answer.result.rows == [[200]]
@@ -138,14 +139,14 @@ def test_node_passes_the_grammar_to_the_embedded_model(
 def test_other_backends_fall_back_to_free_decoding_and_say_so_once(
     demo_db: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("nodes.sql._free_fallback_logged", set())
+    monkeypatch.setattr("specialists.sql._free_fallback_logged", set())
     context = Context(backend="embedded", database_url=str(demo_db), sql_decoding="grammar")
     model = ScriptedChatModel.of(["SELECT COUNT(*) FROM orders"], repeat_last=True)
-    with caplog.at_level(logging.INFO, logger="nodes.sql"):
-        assert sql_decoding(model, context) == "free"
-        assert sql_decoding(model, context) == "free"
+    with caplog.at_level(logging.INFO, logger="specialists.sql"):
+        assert sql_decoding(model, context.sql_decoding) == "free"
+        assert sql_decoding(model, context.sql_decoding) == "free"
         with SqlDatabase.open(str(demo_db)) as database:
-            answer = write_and_run_sql(model, database, "How many orders?", context, Timer())
+            answer = answer_sql(model, database, "How many orders?", sql_settings(context), Timer())
     assert answer.decoding == "free" and answer.result is not None
     fallbacks = [r for r in caplog.records if "needs the embedded backend" in r.message]
     assert len(fallbacks) == 1 and "ScriptedChatModel" in fallbacks[0].message

@@ -21,9 +21,9 @@ from tools.sql import (
     SqlExecutionError,
     SqlToolError,
     SqlValidationError,
-    _json_value,
     clean_sql,
 )
+from tools.sql.results import _json_value
 
 
 @pytest.fixture(scope="module")

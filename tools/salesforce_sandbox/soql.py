@@ -27,18 +27,10 @@ from typing import Any, Final
 import sqlglot
 from sqlglot import exp
 
-from tools.salesforce import (
-    _FN_PREFIX,
-    _PLACEHOLDER_RE,
-    SoqlValidationError,
-    _Checker,
-    _lex,
-    _ObjectInfo,
-    _Rewriter,
-    _Value,
-    clean_soql,
-    to_18_char_id,
-)
+from tools.salesforce import SoqlValidationError, clean_soql, to_18_char_id
+from tools.salesforce.checker import _Checker
+from tools.salesforce.metadata import _ObjectInfo
+from tools.salesforce.soql import _FN_PREFIX, _PLACEHOLDER_RE, _lex, _Rewriter, _Value
 from tools.salesforce_sandbox.schema import (
     OBJECTS,
     FieldSpec,

@@ -1,0 +1,115 @@
+"""The process-wide resources of the specialist nodes, in one place with one lifetime.
+
+A node asks here for the chat model of a specialist, the SQL database and the Salesforce
+client of its run's :class:`~graph.context.Context`. Database handles and clients are
+opened once per process and settings and shared by every run (they are safe to share
+between threads); :func:`close_all` closes them, e.g. when a service shuts down or a test
+wants a fresh process state. Chat models are cached by the runtime itself.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from langchain_core.language_models import BaseChatModel
+
+import runtime
+from graph.context import Context
+from tools.salesforce import (
+    SalesforceClient,
+    SalesforceCredentials,
+    SalesforceError,
+    missing_credentials_message,
+)
+from tools.sql import SqlDatabase
+
+_databases_lock = threading.Lock()
+_clients_lock = threading.Lock()
+_databases: dict[tuple[str, str, bool], SqlDatabase] = {}
+_clients: dict[SalesforceCredentials, SalesforceClient] = {}
+
+
+def brings_model(context: Context, specialist: str) -> bool:
+    """Whether the context brings its own model for ``specialist`` (tests, services)."""
+    return bool(context.chat_models and specialist in context.chat_models)
+
+
+def chat_model(context: Context, specialist: str) -> BaseChatModel:
+    """The chat model for ``specialist``: the context's own, else the runtime's.
+
+    Raises:
+        ModelUnavailableError: The runtime cannot serve the specialist.
+    """
+    if context.chat_models and specialist in context.chat_models:
+        model: BaseChatModel = context.chat_models[specialist]
+        return model
+    return runtime.get_chat_model(
+        specialist,
+        backend=context.backend,
+        ollama_host=context.ollama_host,
+        ollama_hosts=context.ollama_hosts,
+        fallback=context.ollama_fallback,
+        keep_alive=context.ollama_keep_alive,
+        retries=context.ollama_retries,
+        backoff_s=context.ollama_backoff_s,
+        timeout_s=context.ollama_timeout_s,
+    )
+
+
+def system_text(context: Context, specialist: str) -> str:
+    """The specialist's SYSTEM text from its Modelfile ('' for a model the context brings)."""
+    if brings_model(context, specialist):
+        return ""
+    return runtime.system_prompt(specialist) or ""
+
+
+def database(context: Context) -> SqlDatabase:
+    """The context's SQL database, opened once per process and settings.
+
+    Raises:
+        SqlToolError: The database cannot be opened (or its role is refused).
+        OSError: The file cannot be read.
+    """
+    key = (context.database_url, context.sql_tables, context.sql_allow_privileged)
+    with _databases_lock:
+        handle = _databases.get(key)
+        if handle is None:
+            handle = SqlDatabase.open(
+                context.database_url,
+                tables=context.sql_tables,
+                allow_privileged=context.sql_allow_privileged,
+            )
+            _databases[key] = handle
+        return handle
+
+
+def salesforce_client(context: Context) -> SalesforceClient:
+    """The context's Salesforce client, or one connected once from its credentials.
+
+    Raises:
+        SalesforceError: No credentials are set (``code == "NOT_CONFIGURED"``), or the
+            connection failed.
+    """
+    if context.salesforce_client is not None:
+        client: SalesforceClient = context.salesforce_client
+        return client
+    credentials = context.salesforce_credentials
+    if credentials is None:
+        raise SalesforceError(missing_credentials_message(), code="NOT_CONFIGURED")
+    with _clients_lock:
+        shared = _clients.get(credentials)
+        if shared is None:
+            shared = SalesforceClient.connect(credentials)
+            _clients[credentials] = shared
+        return shared
+
+
+def close_all() -> None:
+    """Close every shared database handle and forget every client."""
+    with _databases_lock:
+        handles = list(_databases.values())
+        _databases.clear()
+    with _clients_lock:
+        _clients.clear()
+    for handle in handles:
+        handle.close()

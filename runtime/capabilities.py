@@ -1,0 +1,49 @@
+"""What a chat model can do, asked of the runtime instead of checking its class.
+
+The runtime is the only package that knows its backend classes; the layers above ask
+these questions and never import a concrete backend.
+"""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+
+from runtime.embedded import EmbeddedChatModel
+from runtime.ollama_backend import DispatchChatOllama
+from runtime.registry import load_modelfile
+
+__all__ = ["is_finetuned", "repair_variant", "supports_grammar"]
+
+
+def supports_grammar(model: BaseChatModel) -> bool:
+    """Whether ``model`` can decode under a GBNF grammar (``invoke(..., grammar=…)``).
+
+    Only the embedded llama.cpp backend can; Ollama takes a JSON schema (``format=``) but
+    no grammar, and a model brought from elsewhere is not assumed to.
+    """
+    return isinstance(model, EmbeddedChatModel)
+
+
+def is_finetuned(model: BaseChatModel, specialist: str) -> bool:
+    """Whether ``model`` is fine-tuned for ``specialist`` (it is then sent the zero-shot chat).
+
+    An embedded model is fine-tuned when it applies a LoRA adapter; a model served from
+    Ollama when the specialist's Modelfile names an ``ADAPTER``; any other model only when
+    it says so with a truthy ``adapter_path``.
+    """
+    if isinstance(model, EmbeddedChatModel):
+        return bool(model.adapter_path)
+    if isinstance(model, DispatchChatOllama):
+        return bool(load_modelfile(model.specialist or specialist).adapters)
+    return bool(getattr(model, "adapter_path", None))
+
+
+def repair_variant(model: BaseChatModel, *, temperature: float, seed: int) -> BaseChatModel:
+    """``model`` sampling at ``temperature`` with ``seed``, for a repair attempt.
+
+    Only a greedy embedded model is changed (seeded, so a run is repeatable); any other
+    model is returned as it is.
+    """
+    if not isinstance(model, EmbeddedChatModel) or model.temperature > 0:
+        return model
+    return model.model_copy(update={"temperature": temperature, "seed": seed})

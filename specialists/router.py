@@ -1,0 +1,203 @@
+"""The router specialist: turns a request into a plan of sub-tasks.
+
+Two paths. The rules fast path splits the request into clauses and matches each
+against patterns per specialist; when every clause clearly belongs to exactly one
+specialist the plan is made without a model call. Anything else goes to the router
+model, whose output is constrained to the ``Plan`` schema and then checked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field
+
+import runtime
+from prompts.render import render
+from prompts.router import ROUTER_PROMPT
+from specialists.base import (
+    Specialist,
+    SubTask,
+    TaskSpecialist,
+    Timer,
+    Turn,
+    invoke_structured,
+    system_turns,
+)
+
+MAX_TASKS = 5
+"""Most sub-tasks one plan may hold."""
+
+
+class PlannedTask(BaseModel):
+    """One sub-task as the router model writes it."""
+
+    specialist: TaskSpecialist = Field(
+        description="sql: the company database; salesforce: the CRM; summarize: summarise text "
+        "or an earlier result."
+    )
+    instruction: str = Field(
+        max_length=300, description="What the specialist must do, in one sentence."
+    )
+    depends_on: int | None = Field(
+        default=None,
+        description="Position (from 1) of an earlier sub-task whose result this one needs.",
+    )
+
+
+class Plan(BaseModel):
+    """The router model's answer: the sub-tasks of the request, in order."""
+
+    tasks: list[PlannedTask] = Field(
+        max_length=MAX_TASKS, description="The sub-tasks, in the order they should run."
+    )
+
+
+SPECIALIST_PATTERNS: dict[str, re.Pattern[str]] = {
+    "summarize": re.compile(
+        r"\b(summari[sz]e|summary|summari[sz]ing|tl;?dr|recap|condense|sum up|"
+        r"in (?:one|a|two|three) sentences?)\b",
+        re.IGNORECASE,
+    ),
+    "salesforce": re.compile(
+        r"\b(salesforce|soql|crm|accounts?|contacts?|opportunit(?:y|ies)|leads?|cases?|"
+        r"pipeline|stage ?names?|closed won|closed lost)\b",
+        re.IGNORECASE,
+    ),
+    "sql": re.compile(
+        r"\b(database|sql|sales ?reps?|representatives?|customers?|products?|orders?|"
+        r"order items?|revenue|unit prices?|shipped|delivered|cancell?ed|canceled|returned|"
+        r"segments?)\b",
+        re.IGNORECASE,
+    ),
+}
+"""Words that clearly belong to one specialist's domain."""
+
+_CLAUSE_SPLIT = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and then|then)\b\s+", re.IGNORECASE)
+_LEADING_JOINER = re.compile(r"^(?:and\s+|then\s+|also\s+|finally\s+|please\s+)+", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(
+    r"\b(it|that|this|them|these|those|the (?:results?|answer|above|output|rows|data|list|"
+    r"numbers|figures))\b",
+    re.IGNORECASE,
+)
+_SUMMARIZE_WITH_TEXT = re.compile(
+    r"^\s*(?:please\s+)?(?:summari[sz]e|sum up|recap|condense|tl;?dr)\b"
+    r"[^:\n]{0,80}:\s*(?P<text>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+_QUOTED_THEN_MORE = re.compile(r'^\s*"[^"]*"\W*\w', re.DOTALL)
+"""A quoted text followed by more words: the request goes on after the text to summarise
+("Summarise: \"...\" Then how many orders ..."), so the rules leave it to the router model."""
+
+
+def split_clauses(request: str) -> list[str]:
+    """Split a request into clauses at sentence ends, semicolons and ``then``."""
+    parts = [_LEADING_JOINER.sub("", p.strip()) for p in _CLAUSE_SPLIT.split(request)]
+    return [p for p in parts if p and re.search(r"\w", p)]
+
+
+def matching_specialists(clause: str) -> list[str]:
+    """Specialists whose patterns match ``clause``."""
+    return [name for name, pattern in SPECIALIST_PATTERNS.items() if pattern.search(clause)]
+
+
+def plan_by_rules(request: str) -> list[SubTask] | None:
+    """Plan ``request`` with the rules, or return None when the rules cannot decide.
+
+    The rules decide only when every clause matches exactly one specialist (a
+    ``summarize`` clause that refers back to an earlier clause counts as summarize);
+    a ``summarize`` clause then depends on the sub-task just before it.
+    """
+    with_text = _SUMMARIZE_WITH_TEXT.match(request)
+    if with_text:
+        if _QUOTED_THEN_MORE.match(with_text["text"]):
+            return None
+        return [SubTask(id=1, specialist="summarize", instruction=request.strip(), depends_on=None)]
+    plan: list[SubTask] = []
+    for clause in split_clauses(request):
+        found = matching_specialists(clause)
+        refers_back = bool(plan) and bool(_BACK_REFERENCE.search(clause))
+        if "summarize" in found and refers_back:
+            found = ["summarize"]
+        if len(found) != 1:
+            return None
+        specialist = found[0]
+        depends_on = None
+        if specialist == "summarize":
+            if not refers_back:
+                return None
+            depends_on = plan[-1]["id"]
+        plan.append(
+            SubTask(
+                id=len(plan) + 1,
+                specialist=specialist,  # type: ignore[typeddict-item]
+                instruction=clause,
+                depends_on=depends_on,
+            )
+        )
+        if len(plan) > MAX_TASKS:
+            return None
+    return plan or None
+
+
+def plan_from_model(plan: Plan, request: str) -> list[SubTask]:
+    """Turn the router model's ``Plan`` into sub-tasks, repairing what can be repaired.
+
+    Empty instructions take the request's text; a ``depends_on`` that does not name an
+    earlier sub-task is dropped, so the plan can never wait on itself or on the future.
+    """
+    tasks: list[SubTask] = []
+    for position, planned in enumerate(plan.tasks[:MAX_TASKS], start=1):
+        depends_on = planned.depends_on
+        if depends_on is not None and not 1 <= depends_on < position:
+            depends_on = None
+        if planned.specialist == "summarize" and depends_on is None and position > 1:
+            depends_on = position - 1
+        tasks.append(
+            SubTask(
+                id=position,
+                specialist=planned.specialist,
+                instruction=planned.instruction.strip() or request.strip(),
+                depends_on=depends_on,
+            )
+        )
+    return tasks
+
+
+def router_chat(system: str, request: str, *, fewshot: bool, schema: str = "") -> list[Turn]:
+    """The router's chat: the request, inside the worked-example prompt when ``fewshot``."""
+    user = render(ROUTER_PROMPT, request=request) if fewshot else request
+    return [*system_turns(system), ("user", user)]
+
+
+ROUTER = Specialist(
+    name="router",
+    label="router",
+    chat=router_chat,
+    checked_by="the Plan schema, then plan_from_model (dependencies only on earlier tasks)",
+    output_schema=Plan,
+    trainable=True,
+)
+"""The router: plans sub-tasks; constrained to :class:`Plan`, never repaired."""
+
+
+def plan_with_model(
+    model: BaseChatModel, request: str, *, system: str, timer: Timer
+) -> tuple[list[SubTask] | None, str | None]:
+    """Have the router model plan ``request``: the sub-tasks, or None and why not.
+
+    A fine-tuned router gets the zero-shot chat, a prompted base model the worked examples.
+
+    Raises:
+        ModelUnavailableError, BackendError, SchemaGrammarError: The model cannot serve
+            (see :data:`specialists.base.SUBTASK_ERRORS`).
+    """
+    fewshot = not runtime.is_finetuned(model, ROUTER.name)
+    messages = ROUTER.messages(system, request, fewshot=fewshot)
+    plan, _, error = invoke_structured(model, messages, Plan, timer)
+    if plan is None:
+        return None, f"The router model wrote an invalid plan ({error})."
+    return plan_from_model(plan, request), None

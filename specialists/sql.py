@@ -1,0 +1,222 @@
+"""The SQL specialist: one SELECT per question, validated with sqlglot and run read-only.
+
+Its chat carries the live schema (with sample values for a prompted base model, bare for a
+fine-tuned one, as in its training data). On a runtime that decodes under grammars it is
+constrained to a SELECT over that schema; ``tools.sql`` validates every query against the
+schema and runs it on a read-only connection, and a rejected query goes back to the model
+with the validator's or the database's message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+
+import runtime
+from prompts.render import render
+from prompts.sql import SQL_EXAMPLES, SQL_REPAIR_PROMPT, SQL_SCHEMA_PROMPT
+from specialists.base import (
+    Attempt,
+    Outcome,
+    Rejected,
+    RepairPolicy,
+    Specialist,
+    Timer,
+    Turn,
+    repair_loop,
+    system_turns,
+)
+from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
+from tools.sql_grammar import select_grammar
+
+logger = logging.getLogger(__name__)
+
+Decoding = Literal["grammar", "free"]
+"""How the model's text is decoded: under the schema's grammar, or freely."""
+
+_free_fallback_logged: set[str] = set()
+
+
+def sql_chat(system: str, request: str, *, fewshot: bool, schema: str = "") -> list[Turn]:
+    """The SQL specialist's chat: system + schema, example turns when ``fewshot``, question."""
+    turns = system_turns(system, render(SQL_SCHEMA_PROMPT, schema=schema))
+    if fewshot:
+        for example_question, answer in SQL_EXAMPLES:
+            turns += [("user", example_question), ("assistant", answer)]
+    turns.append(("user", request))
+    return turns
+
+
+REPAIR_TEMPERATURE = 0.7
+"""Sampling temperature of the repair attempts on a greedy model (the first one is greedy)."""
+
+
+def _repair_prompt(error: str, question: str) -> str:
+    return render(SQL_REPAIR_PROMPT, error=error, question=question)
+
+
+SQL = Specialist(
+    name="sql",
+    label="SQL",
+    chat=sql_chat,
+    checked_by="tools.sql: sqlglot validation against the live schema, read-only execution",
+    grammar=True,
+    trainable=True,
+    repair=RepairPolicy(prompt=_repair_prompt, sampled=True, temperature=REPAIR_TEMPERATURE),
+)
+"""The SQL specialist (repairs are sampled: a greedy small model repeats itself)."""
+
+
+@dataclass(frozen=True)
+class SqlSettings:
+    """What the SQL specialist needs of a run's settings.
+
+    Attributes:
+        dialect: The dialect the model writes (``sqlite`` or ``postgres``).
+        decoding: ``grammar`` (when the runtime supports it) or ``free``.
+        max_repairs: Repairs allowed after the first attempt.
+        row_limit: Most rows kept from a query.
+        timeout_s: A query's time limit.
+        system: The SYSTEM text ('' for a model that brings its own).
+    """
+
+    dialect: str = "sqlite"
+    decoding: str = "grammar"
+    max_repairs: int = 2
+    row_limit: int = 50
+    timeout_s: float = 10.0
+    system: str = ""
+
+
+@dataclass
+class SqlAnswer:
+    """What :func:`answer_sql` produced for one question."""
+
+    result: QueryResult | None
+    """The rows of the first query that validated and ran, or None when every attempt failed."""
+    attempts: list[Attempt] = field(default_factory=list)
+    """Every query the model wrote, with the reason it was rejected (None for the last one
+    when it ran)."""
+    decoding: str = "free"
+    """``grammar`` or ``free``: how the model's text was decoded."""
+    stopped: str | None = None
+    """Why no query was accepted before the attempts ran out (the model is unavailable)."""
+
+    def failure(self, max_repairs: int) -> str:
+        """The sub-task's output when no query ran."""
+        return Outcome(attempts=self.attempts, stopped=self.stopped).failure("SQL", max_repairs)
+
+
+def sql_decoding(model: BaseChatModel, requested: str) -> Decoding:
+    """The decoding the SQL specialist uses with ``model``: ``grammar`` or ``free``.
+
+    Grammar-constrained decoding needs a runtime that supports grammars (the embedded
+    llama.cpp backend); any other model (Ollama, which has no GBNF, or a model the context
+    brings) decodes freely, and the fallback is logged once per model class.
+    """
+    if requested != "grammar":
+        return "free"
+    if runtime.supports_grammar(model):
+        return "grammar"
+    kind = type(model).__name__
+    if kind not in _free_fallback_logged:
+        _free_fallback_logged.add(kind)
+        logger.info(
+            "SLM_SQL_DECODING=grammar needs the embedded backend; %s decodes SQL freely "
+            "(validation and repair still apply)",
+            kind,
+        )
+    return "free"
+
+
+def sql_grammar(database: SqlDatabase, dialect: str) -> str:
+    """The GBNF grammar of a SELECT over ``database``'s live schema, in ``dialect``."""
+    tables = {
+        name: [column.name for column in columns] for name, columns in database.tables().items()
+    }
+    return select_grammar(
+        tables,
+        dialect="postgres" if dialect.startswith("postgres") else "sqlite",
+        foreign_keys=database.foreign_keys(),
+    )
+
+
+def strip_fences(text: str) -> str:
+    """Remove markdown code fences and a leading ``SQL:`` label from model output."""
+    cleaned = text.strip()
+    if cleaned.startswith("```"):
+        cleaned = cleaned.strip("`")
+        first, _, rest = cleaned.partition("\n")
+        cleaned = rest if first.strip().lower() in ("sql", "soql", "") else cleaned
+        cleaned = cleaned.split("```")[0]
+    for label in ("SQL:", "sql:", "SOQL:"):
+        if cleaned.startswith(label):
+            cleaned = cleaned[len(label) :]
+    return cleaned.strip().rstrip(";").strip()
+
+
+def sql_schema_text(database: SqlDatabase, *, fewshot: bool) -> str:
+    """The schema as the chat shows it: with sample values only for the few-shot form."""
+    return database.schema_text(sample_values=fewshot)
+
+
+def answer_sql(
+    model: BaseChatModel,
+    database: SqlDatabase,
+    question: str,
+    settings: SqlSettings,
+    timer: Timer,
+) -> SqlAnswer:
+    """Have ``model`` write a SELECT for ``question``, validate and run it, repairing on error.
+
+    At most ``1 + settings.max_repairs`` generations (see :func:`specialists.base.repair_loop`);
+    each rejected query goes back to the model with the validator's or the database's message.
+
+    Raises:
+        SqlConnectionError: The database schema cannot be read or the connection was lost.
+    """
+    decoding = sql_decoding(model, settings.decoding)
+    options = {"grammar": sql_grammar(database, settings.dialect)} if decoding == "grammar" else {}
+    since = time.perf_counter()
+    try:
+        fewshot = not runtime.is_finetuned(model, SQL.name)
+        schema = sql_schema_text(database, fewshot=fewshot)
+        messages = SQL.messages(settings.system, question, fewshot=fewshot, schema=schema)
+    finally:
+        timer.add("tool", since)
+
+    def check(reply: AIMessage) -> tuple[QueryResult, str]:
+        sql = strip_fences(str(reply.content))
+        try:
+            result = database.run(
+                sql,
+                read_dialect=settings.dialect,
+                row_limit=settings.row_limit,
+                timeout_s=settings.timeout_s,
+            )
+        except (SqlValidationError, SqlExecutionError) as exc:
+            logger.info("sql: rejected %r: %s", sql, exc.message)
+            raise Rejected(sql, exc.message) from exc
+        return result, sql
+
+    outcome: Outcome[QueryResult] = repair_loop(
+        SQL,
+        model,
+        messages,
+        check,
+        request=question,
+        max_repairs=settings.max_repairs,
+        timer=timer,
+        options=options,
+    )
+    return SqlAnswer(
+        result=outcome.value,
+        attempts=outcome.attempts,
+        decoding=decoding,
+        stopped=outcome.stopped,
+    )
