@@ -192,17 +192,7 @@ def model_generator(backend: str | None = None) -> Generator:
     from specialists.salesforce import SALESFORCE
 
     context = Context() if backend is None else Context(backend=backend)
-    model = get_chat_model(
-        SALESFORCE.name,
-        backend=context.backend,
-        ollama_host=context.ollama_host,
-        ollama_hosts=context.ollama_hosts,
-        fallback=context.ollama_fallback,
-        keep_alive=context.ollama_keep_alive,
-        retries=context.ollama_retries,
-        backoff_s=context.ollama_backoff_s,
-        timeout_s=context.ollama_timeout_s,
-    )
+    model = get_chat_model(SALESFORCE.name, **context.model_settings())
     schema = ActionRequest.model_json_schema()
     system = SALESFORCE.system()
     fewshot = not is_finetuned(model, SALESFORCE.name)

@@ -4,13 +4,13 @@ Each specialist that has a dataset (:data:`finetune.datasets.SPECIALISTS_WITH_DA
 asked its held-out requests under up to four configurations:
 
 * ``base-prompted/free`` and ``base-prompted/constrained``: the base model with the few-shot
-  prompt of :mod:`prompts.chat` (and, for SQL, the schema with sample values);
+  chat of the specialist (:mod:`specialists`; for SQL, the schema with sample values);
 * ``fine-tuned/free`` and ``fine-tuned/constrained``: the base model with the specialist's
   LoRA adapter (``ollama/adapters/<specialist>.gguf``), zero-shot, with the prompt it was
   trained on. A specialist without an adapter file has these configurations skipped.
 
 ``constrained`` decodes SQL under the grammar of the live schema
-(:func:`nodes.sql.sql_grammar`) and JSON under the grammar of its Pydantic schema; ``free``
+(:func:`specialists.sql.sql_grammar`) and JSON under the grammar of its Pydantic schema; ``free``
 decodes plain text, which is then parsed.
 
 Every reply is scored three ways: syntactic validity (the SQL parses with sqlglot / the JSON

@@ -200,6 +200,19 @@ class Context:
     """Chat models to use instead of the runtime's, by specialist name (``router``, ``sql``,
     ``salesforce``, ``summarize``). For tests and services that bring their own models."""
 
+    def model_settings(self) -> dict[str, Any]:
+        """The keyword arguments of ``runtime.get_chat_model`` that this context sets."""
+        return {
+            "backend": self.backend,
+            "ollama_host": self.ollama_host,
+            "ollama_hosts": self.ollama_hosts,
+            "fallback": self.ollama_fallback,
+            "keep_alive": self.ollama_keep_alive,
+            "retries": self.ollama_retries,
+            "backoff_s": self.ollama_backoff_s,
+            "timeout_s": self.ollama_timeout_s,
+        }
+
     def is_preapproved(self, sobject: str, action: str) -> bool:
         """True when ``salesforce_preapproved`` lets ``action`` on ``sobject`` run unasked."""
         for entry in self.salesforce_preapproved.split(","):

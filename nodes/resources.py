@@ -43,17 +43,7 @@ def chat_model(context: Context, specialist: str) -> BaseChatModel:
     if context.chat_models and specialist in context.chat_models:
         model: BaseChatModel = context.chat_models[specialist]
         return model
-    return runtime.get_chat_model(
-        specialist,
-        backend=context.backend,
-        ollama_host=context.ollama_host,
-        ollama_hosts=context.ollama_hosts,
-        fallback=context.ollama_fallback,
-        keep_alive=context.ollama_keep_alive,
-        retries=context.ollama_retries,
-        backoff_s=context.ollama_backoff_s,
-        timeout_s=context.ollama_timeout_s,
-    )
+    return runtime.get_chat_model(specialist, **context.model_settings())
 
 
 def system_text(context: Context, specialist: str) -> str:

@@ -1,4 +1,4 @@
-"""Unit tests for tools/salesforce.py: no network, a stand-in org built from the demo spec."""
+"""Unit tests for tools/salesforce/: no network, a stand-in org built from the demo spec."""
 
 from __future__ import annotations
 
