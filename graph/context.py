@@ -11,7 +11,8 @@ from typing import Any
 from runtime.ollama_backend import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from runtime.paths import PROJECT_ROOT
 from specialists import SPECIALISTS
-from tools.salesforce import SalesforceCredentials
+from tools.salesforce import SalesforceCredentials, http_timeout
+from tools.salesforce_limits import OBJECTS_ENV_VAR, parse_objects
 
 TRUE_VALUES = ("1", "true", "yes", "on")
 """Values (any case) of an environment variable that turn a yes/no setting on."""
@@ -180,6 +181,15 @@ class Context:
 
     # The two handles below are typed Any: LangGraph Studio builds a JSON schema of Context,
     # and a live client or journal has none.
+    salesforce_objects: str = _env(OBJECTS_ENV_VAR, "")
+    """The Salesforce objects the specialist may query, read, write or describe: API names
+    separated by commas (``Account,Case``), ``*`` for every object the org describes; empty:
+    the objects it is trained for (``tools.salesforce.DEFAULT_OBJECTS``). Env: SF_OBJECTS."""
+
+    salesforce_timeout_s: float = field(default_factory=http_timeout)
+    """Seconds every Salesforce HTTP call may wait (a hung org ends the sub-task). Env:
+    SF_TIMEOUT (default 30)."""
+
     salesforce_client: Any | None = None
     """A connected ``tools.salesforce.SalesforceClient`` to use instead of connecting with
     ``salesforce_credentials``. For tests and services that manage the connection."""
@@ -228,6 +238,15 @@ class Context:
         self.data_dir = Path(self.data_dir)
         if not self.database_url:
             self.database_url = str(self.data_dir / "demo.sqlite")
+        try:
+            parse_objects(self.salesforce_objects)
+        except ValueError as exc:
+            raise ValueError(f"{exc} ({OBJECTS_ENV_VAR})") from None
+        if self.salesforce_timeout_s <= 0:
+            raise ValueError(
+                f"salesforce_timeout_s must be positive, got {self.salesforce_timeout_s} "
+                "(SF_TIMEOUT)"
+            )
         if self.backend not in ("embedded", "ollama", "auto"):
             raise ValueError(
                 f"unknown backend {self.backend!r}: choose embedded, ollama or auto (SLM_BACKEND)"

@@ -21,12 +21,13 @@ from tools.salesforce import (
     SalesforceError,
     missing_credentials_message,
 )
+from tools.salesforce_limits import parse_objects
 from tools.sql import SqlDatabase
 
 _databases_lock = threading.Lock()
 _clients_lock = threading.Lock()
 _databases: dict[tuple[str, str, bool], SqlDatabase] = {}
-_clients: dict[SalesforceCredentials, SalesforceClient] = {}
+_clients: dict[tuple[SalesforceCredentials, str, float], SalesforceClient] = {}
 
 
 def brings_model(context: Context, specialist: str) -> bool:
@@ -76,6 +77,8 @@ def database(context: Context) -> SqlDatabase:
 def salesforce_client(context: Context) -> SalesforceClient:
     """The context's Salesforce client, or one connected once from its credentials.
 
+    A connected client keeps the context's object allow-list and HTTP timeout.
+
     Raises:
         SalesforceError: No credentials are set (``code == "NOT_CONFIGURED"``), or the
             connection failed.
@@ -86,11 +89,16 @@ def salesforce_client(context: Context) -> SalesforceClient:
     credentials = context.salesforce_credentials
     if credentials is None:
         raise SalesforceError(missing_credentials_message(), code="NOT_CONFIGURED")
+    key = (credentials, context.salesforce_objects, context.salesforce_timeout_s)
     with _clients_lock:
-        shared = _clients.get(credentials)
+        shared = _clients.get(key)
         if shared is None:
-            shared = SalesforceClient.connect(credentials)
-            _clients[credentials] = shared
+            shared = SalesforceClient.connect(
+                credentials,
+                allowed_objects=parse_objects(context.salesforce_objects),
+                timeout_s=context.salesforce_timeout_s,
+            )
+            _clients[key] = shared
         return shared
 
 

@@ -147,8 +147,12 @@ def test_preapproved_write_runs_without_a_pause(
 def test_invalid_write_never_reaches_the_org(
     client: SalesforceClient, sandbox: SandboxServer
 ) -> None:
-    bad = {"action": "update", "sobject": "Account", "record_id": "003000000000001AAA",
-           "values": {"Industry": "Banking"}}
+    bad = {
+        "action": "update",
+        "sobject": "Account",
+        "record_id": "003000000000001AAA",
+        "values": {"Industry": "Banking"},
+    }
     model = ScriptedChatModel.of([action(bad)], repeat_last=True)
     writes = sandbox.write_requests
     result = Dispatcher(InMemorySaver(), context(client, model)).ask("Update that account")
@@ -172,3 +176,44 @@ def test_expired_session_is_a_clear_final_error(tmp_path: Path) -> None:
     assert "Salesforce refused the action" in task["output"]
     assert "session" in task["output"].lower()
     assert len(model.calls) == 1  # a final error is not sent back for repair
+
+
+def test_the_node_connects_with_the_contexts_credentials_allow_list_and_timeout(
+    sandbox: SandboxServer,
+) -> None:
+    from nodes import resources
+    from tools.salesforce import SalesforceCredentials
+
+    sandbox.reset()
+    credentials = SalesforceCredentials.from_env(sandbox.env())
+    query = action({"action": "query", "soql": "SELECT COUNT() FROM Lead"})
+    resources.close_all()
+    try:
+        wide = Context(
+            salesforce_credentials=credentials,
+            chat_models={"salesforce": ScriptedChatModel.of([query])},
+        )
+        (task,) = Dispatcher(InMemorySaver(), wide).ask("How many leads are there?").results
+        assert task["status"] == "ok" and task["rows"] == [[120]]
+
+        narrow = Context(
+            salesforce_credentials=credentials,
+            salesforce_objects="Account,Case",
+            salesforce_timeout_s=7.0,
+            max_repairs=0,
+            chat_models={"salesforce": ScriptedChatModel.of([query])},
+        )
+        (task,) = Dispatcher(InMemorySaver(), narrow).ask("How many leads are there?").results
+        assert task["status"] == "failed"
+        assert "`Lead` is not an object allowed here; use one of: Account, Case" in task["output"]
+        client = resources.salesforce_client(narrow)
+        assert client.allowed_objects == frozenset({"Account", "Case"})
+        assert client is resources.salesforce_client(narrow)
+        assert client is not resources.salesforce_client(wide)
+    finally:
+        resources.close_all()
+
+
+def test_a_malformed_object_allow_list_is_refused_when_the_context_is_built() -> None:
+    with pytest.raises(ValueError, match="SF_OBJECTS"):
+        Context(salesforce_objects="Account, not an object")

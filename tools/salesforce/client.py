@@ -84,12 +84,15 @@ class SalesforceClient:
         creds: SalesforceCredentials,
         *,
         allowed_objects: frozenset[str] | Iterable[str] | None = None,
+        timeout_s: float | None = None,
     ) -> SalesforceClient:
         """Sign in to Salesforce with the given credentials.
 
         Args:
             creds: Credentials from :meth:`SalesforceCredentials.from_env` or built directly.
             allowed_objects: The object allow-list (see :class:`SalesforceClient`).
+            timeout_s: Seconds every HTTP call may wait; None: :func:`http_timeout`
+                (``SF_TIMEOUT``, else 30).
 
         Returns:
             A client for the org.
@@ -120,7 +123,8 @@ class SalesforceClient:
         options = by_kind.get(
             creds.kind, {"instance_url": creds.instance_url, "session_id": creds.session_id}
         )
-        session = _trusting_session(creds.ca_bundle, http_timeout())
+        timeout = timeout_s if timeout_s is not None and timeout_s > 0 else http_timeout()
+        session = _trusting_session(creds.ca_bundle, timeout)
         try:
             sf = Salesforce(**options, session=session)
         except Exception as exc:
