@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from graph.api import Dispatcher, RunFailedError
-from graph.checkpoint import WriteJournal
+from graph.approvals import WriteJournal
 from graph.context import Context
 from tests.fakes import ScriptedChatModel
 from tools.salesforce import SalesforceClient
