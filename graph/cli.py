@@ -172,11 +172,11 @@ def _format_result(result: TaskResult) -> list[str]:
         label = "SOQL" if result["specialist"] == "salesforce" else "SQL"
         lines.append(f"    {label}: {' '.join(result['query'].split())}")
     if result["columns"]:
-        lines.append("    rows:")
-        from specialists.text import format_rows
+        from specialists.text import format_table
 
-        for row in format_rows(result["columns"], result["rows"], limit=10).splitlines():
-            lines.append(f"      {row}")
+        more = " (the query had more; it was cut at the row limit)" if result["truncated"] else ""
+        lines.append(f"    rows: {len(result['rows'])}{more}")
+        lines.extend(f"      {row}" for row in format_table(result["columns"], result["rows"]))
     if result["status"] != "ok" or result["specialist"] == "summarize":
         lines.extend(f"    {line}" for line in result["output"].splitlines())
     return lines
@@ -184,6 +184,14 @@ def _format_result(result: TaskResult) -> list[str]:
 
 def _print_run(result: RunResult) -> None:
     route = result.route
+    _out("answer:")
+    if result.answer:
+        _out("\n".join(f"  {line}" for line in result.answer.splitlines()))
+    elif result.pending:
+        _out("  (waiting for approval of a write; nothing has been written yet)")
+    else:
+        _out("  (the thread has not finished; run `slm-dispatch resume` on it)")
+    _out("")
     _out(f"thread: {result.thread_id}")
     if route:
         _out(f"route: {route['path']} ({_ms(route['seconds'])})")
@@ -200,14 +208,6 @@ def _print_run(result: RunResult) -> None:
             f"  approve: slm-dispatch approve {result.thread_id}    "
             f"reject: slm-dispatch reject {result.thread_id} --reason '…'"
         )
-    _out("")
-    _out("answer:")
-    if result.answer:
-        _out(result.answer)
-    elif result.pending:
-        _out("(waiting for approval of a write; nothing has been written yet)")
-    else:
-        _out("(the thread has not finished; run `slm-dispatch resume` on it)")
     _out("")
     _out(f"total: {_ms(result.elapsed_s)}")
 

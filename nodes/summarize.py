@@ -7,11 +7,18 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import TaskInput
+from graph.state import Attempt, TaskInput
 from nodes import resources
 from nodes.results import make_result, update
 from specialists.base import SUBTASK_ERRORS, Timer
-from specialists.summarize import SUMMARIZE, dependency_content, split_instruction, summarize
+from specialists.summarize import (
+    SUMMARIZE,
+    dependency_content,
+    result_source,
+    split_instruction,
+    summarize,
+    text_source,
+)
 
 
 def summarize_content(task_input: TaskInput, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -30,21 +37,59 @@ def summarize_content(task_input: TaskInput, runtime: Runtime[Context]) -> dict[
         return update(make_result(task, status="ok", output=output, timer=timer))
     if dependency is not None:
         content = dependency_content(dependency)
+        source, fallback = result_source(dependency)
+        kind = "the rows" if dependency["columns"] else "the result"
     else:
         split = split_instruction(instruction)
         if split is None:
             reason = "Nothing to summarise: give the text after a colon, e.g. 'Summarise: …'."
             return update(make_result(task, status="failed", output=reason, timer=timer))
         instruction, content = split
+        source, fallback = text_source(content)
+        kind = "the text"
     try:
         model = resources.chat_model(context, SUMMARIZE.name)
         system = resources.system_text(context, SUMMARIZE.name)
-        summary, truncated = summarize(model, instruction, content, system=system, timer=timer)
+        summary = summarize(
+            model,
+            instruction,
+            content,
+            source=source,
+            fallback=fallback,
+            system=system,
+            timer=timer,
+        )
     except SUBTASK_ERRORS as exc:
         reason = f"The {SUMMARIZE.label} model is not available: {exc}"
         return update(make_result(task, status="failed", output=reason, timer=timer))
-    if not summary:
+    if not summary.replaced:
+        attempts = [Attempt(query=summary.drafted, error=None)]
         return update(
-            make_result(task, status="failed", output="The model wrote nothing.", timer=timer)
+            make_result(
+                task,
+                status="ok",
+                output=summary.text,
+                timer=timer,
+                truncated=summary.truncated,
+                attempts=attempts,
+            )
         )
-    return update(make_result(task, status="ok", output=summary, timer=timer, truncated=truncated))
+    problems = ", ".join(summary.problems)
+    output = (
+        f"{summary.text} [Written from {kind}: the summariser's draft held {problems}, "
+        f"which {kind} do{'es' if kind != 'the rows' else ''} not support.]"
+    )
+    attempts = [
+        Attempt(query=summary.drafted, error=f"not supported by the source: {problems}"),
+        Attempt(query=summary.text, error=None),
+    ]
+    return update(
+        make_result(
+            task,
+            status="ok",
+            output=output,
+            timer=timer,
+            truncated=summary.truncated,
+            attempts=attempts,
+        )
+    )

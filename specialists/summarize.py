@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -11,6 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from prompts.render import render
 from prompts.summarize import SUMMARIZE_PROMPT
 from specialists.base import Specialist, Timer, Turn, invoke_text, system_turns
+from specialists.facts import Source, unsupported
+from specialists.sentences import describe_result, lead_sentences
 from specialists.text import format_rows
 
 MAX_CONTENT_CHARS = 3000
@@ -30,9 +33,10 @@ SUMMARIZE = Specialist(
     name="summarize",
     label="summarisation",
     chat=summarize_chat,
-    checked_by="nothing yet: an empty summary fails the sub-task",
+    checked_by="specialists.facts: every number and name must come from the source",
 )
-"""The summariser: free text, one attempt."""
+"""The summariser: free text, one attempt, checked; a summary that fails the check is
+replaced by a sentence written by code from the source."""
 
 
 def summary_request(instruction: str, content: str) -> str:
@@ -60,12 +64,40 @@ def split_instruction(instruction: str) -> tuple[str, str] | None:
     return match["instruction"], match["text"]
 
 
-def summarize(
-    model: BaseChatModel, instruction: str, content: str, *, system: str, timer: Timer
-) -> tuple[str, bool]:
-    """Summarise ``content`` as ``instruction`` asks: the summary and whether it was cut.
+@dataclass
+class Summary:
+    """What :func:`summarize` produced."""
 
-    The content is cut to :data:`MAX_CONTENT_CHARS` first.
+    text: str
+    """The summary given: the model's, or the fallback when the model's failed the check."""
+    truncated: bool
+    """True when the content was cut before the model saw it."""
+    drafted: str = ""
+    """What the model wrote."""
+    problems: list[str] = field(default_factory=list)
+    """What the model's summary held that the source does not (empty: it was kept)."""
+
+    @property
+    def replaced(self) -> bool:
+        """True when the fallback replaced the model's summary."""
+        return bool(self.problems)
+
+
+def summarize(
+    model: BaseChatModel,
+    instruction: str,
+    content: str,
+    *,
+    source: Source,
+    fallback: str,
+    system: str,
+    timer: Timer,
+) -> Summary:
+    """Summarise ``content`` as ``instruction`` asks, and check the summary against ``source``.
+
+    The content is cut to :data:`MAX_CONTENT_CHARS` first. A summary with a number or name
+    that ``source`` does not support (:func:`specialists.facts.unsupported`), or an empty
+    one, is replaced by ``fallback``.
 
     Raises:
         ModelUnavailableError, BackendError: The model cannot serve.
@@ -73,5 +105,47 @@ def summarize(
     truncated = len(content) > MAX_CONTENT_CHARS
     request = summary_request(instruction, content[:MAX_CONTENT_CHARS])
     messages = SUMMARIZE.messages(system, request, fewshot=False)
-    reply = invoke_text(model, messages, timer)
-    return str(reply.content).strip(), truncated
+    drafted = str(invoke_text(model, messages, timer).content).strip()
+    problems = unsupported(drafted, source) if drafted else ["nothing (an empty summary)"]
+    return Summary(
+        text=fallback if problems else drafted,
+        truncated=truncated,
+        drafted=drafted,
+        problems=problems,
+    )
+
+
+def result_source(dependency: Mapping[str, Any]) -> tuple[Source, str]:
+    """What a summary of an earlier result may draw on, and the sentence that replaces it."""
+    context = " ".join(str(dependency.get(k) or "") for k in ("instruction", "query"))
+    if dependency["columns"]:
+        source = Source.of_rows(dependency["columns"], dependency["rows"], context=context)
+        fallback = describe_result(
+            dependency["columns"],
+            dependency["rows"],
+            dependency["truncated"],
+            request=dependency["instruction"],
+        )
+        return source, fallback
+    return Source.of_text(f"{context} {dependency['output']}"), lead_sentences(
+        dependency["output"]
+    )
+
+
+def text_source(text: str) -> tuple[Source, str]:
+    """What a summary of a given text may draw on, and the sentences that replace it."""
+    return Source.of_text(text), lead_sentences(text)
+
+
+__all__ = [
+    "MAX_CONTENT_CHARS",
+    "SUMMARIZE",
+    "Summary",
+    "dependency_content",
+    "describe_result",
+    "result_source",
+    "split_instruction",
+    "summarize",
+    "summary_request",
+    "text_source",
+]

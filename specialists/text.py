@@ -27,3 +27,37 @@ def describe_rows(columns: list[str], rows: list[list[Any]], truncated: bool) ->
         return f"{columns[0]} = {rows[0][0]}"
     more = " (truncated)" if truncated else ""
     return f"{len(rows)} row(s){more} with columns {', '.join(columns)}."
+
+
+def format_table(columns: list[str], rows: list[list[Any]], limit: int = 10) -> list[str]:
+    """Rows as an aligned text table for people (numbers right-aligned), at most ``limit`` rows.
+
+    The last line says how many rows were left out, when any were.
+    """
+    if not columns:
+        return ["(no columns)"]
+    shown = [["" if v is None else str(v) for v in row] for row in rows[:limit]]
+    numeric = [
+        bool(rows) and all(isinstance(r[i], int | float) and not isinstance(r[i], bool)
+                           for r in rows[:limit] if i < len(r) and r[i] is not None)
+        for i in range(len(columns))
+    ]  # fmt: skip
+    widths = [
+        max([len(str(c)), *(len(r[i]) for r in shown if i < len(r))])
+        for i, c in enumerate(columns)
+    ]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            cell.rjust(widths[i]) if numeric[i] else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(padded).rstrip()
+
+    lines = [line([str(c) for c in columns]), line(["-" * w for w in widths])]
+    lines += [line(row + [""] * (len(columns) - len(row))) for row in shown]
+    if not rows:
+        lines.append("(no rows)")
+    elif len(rows) > limit:
+        lines.append(f"… {len(rows) - limit} more row(s) not shown")
+    return lines

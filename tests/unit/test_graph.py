@@ -41,7 +41,7 @@ def test_sql_route_answers_from_the_database(demo_db: Path) -> None:
     (task,) = result.results
     assert task["status"] == "ok"
     assert task["columns"] == ["n"] and task["rows"] == [[200]]
-    assert "n = 200" in result.answer
+    assert result.answer == "There are 200 customers."
     assert len(sql.calls) == 1
 
 
@@ -69,7 +69,8 @@ def test_sql_repair_is_bounded_and_failure_is_reported(demo_db: Path) -> None:
     assert task["status"] == "failed"
     assert len(task["attempts"]) == 3 and len(sql.calls) == 3
     assert "No valid SQL after 3 attempt(s)" in task["output"]
-    assert "FAILED" in result.answer
+    assert result.answer.startswith("Could not answer “Remove all customers from the database”: ")
+    assert "No valid SQL after 3 attempt(s)" in result.answer
     # Nothing was written: the database still has every customer.
     check = ScriptedChatModel.of(["SELECT COUNT(*) FROM customers"])
     again = Dispatcher(InMemorySaver(), make_context(demo_db, sql=check)).ask("How many customers?")

@@ -128,7 +128,7 @@ def test_a_grammar_refused_by_the_backend_fails_only_the_sql_sub_task(demo_db: P
         chat_models={
             "router": ScriptedChatModel.of([plan]),
             "sql": ScriptedChatModel.of([SchemaGrammarError("grammar rejected")]),
-            "summarize": ScriptedChatModel.of(["Three letters."]),
+            "summarize": ScriptedChatModel.of(["The letters a, b and c."]),
         },
     )
     result = Dispatcher(InMemorySaver(), context).ask("x")
@@ -136,4 +136,4 @@ def test_a_grammar_refused_by_the_backend_fails_only_the_sql_sub_task(demo_db: P
     assert result.finished
     assert sql["status"] == "failed"
     assert sql["output"] == "The SQL model is not available: grammar rejected"
-    assert summary["status"] == "ok" and summary["output"] == "Three letters."
+    assert summary["status"] == "ok" and summary["output"] == "The letters a, b and c."
