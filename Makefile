@@ -68,6 +68,7 @@ bench: setup
 	$(BIN)/python -m evals.sql_bench
 	$(BIN)/python -m evals.ollama_bench
 	$(BIN)/python -m evals.salesforce_bench --model
+	$(BIN)/python -m evals.summaries
 
 load: setup
 	$(BIN)/python -m evals.load_test

@@ -75,9 +75,10 @@ def summarize_content(task_input: TaskInput, runtime: Runtime[Context]) -> dict[
             )
         )
     problems = ", ".join(summary.problems)
+    them = "them" if kind == "the rows" else "it"
     output = (
-        f"{summary.text} [Written from {kind}: the summariser's draft held {problems}, "
-        f"which {kind} do{'es' if kind != 'the rows' else ''} not support.]"
+        f"{summary.text} [Written from {kind}: the summariser's own summary was not "
+        f"supported by {them} ({problems}).]"
     )
     attempts = [
         Attempt(query=summary.drafted, error=f"not supported by the source: {problems}"),

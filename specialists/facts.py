@@ -43,7 +43,11 @@ STARTERS = frozenset(
     between across according based about around approximately roughly nearly almost over
     one two three four five six seven eight nine ten first second third last top bottom
     highest lowest largest smallest biggest least the following below above note please
-    tl dr tldr gist short brief basically essentially yes ok okay sure""".split()
+    tl dr tldr gist short brief basically essentially yes ok okay sure however additionally
+    furthermore moreover meanwhile therefore thus then finally next despite although though
+    because after before during until unless whether which what who how why where
+    specifically notably currently today recently instead otherwise similarly likewise still
+    again now later earlier soon""".split()
 )
 """Words that may open a sentence without being a name the source must hold."""
 

@@ -97,7 +97,7 @@ def test_an_unfaithful_summary_is_replaced_and_the_answer_says_so(demo_db: Path)
     )
     first, second = result.answer.splitlines()
     assert first == "Hardware and Software have 12 products each; Services and Support 8 each."
-    assert second.startswith(first + " [Written from the rows: ")
+    assert second.startswith(first + " [Written from the rows: the summariser's own summary")
     assert "12 claimed for every row" in second
     (drafted, kept) = result.results[1]["attempts"]
     assert drafted["query"].startswith("The total number") and drafted["error"]
