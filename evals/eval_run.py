@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_OUT_DIR",
     "DEFAULT_SEED",
+    "EVAL_SPECIALISTS",
     "EvalSetupError",
     "chain_outcomes",
     "draw_chains",
@@ -76,6 +77,13 @@ DEFAULT_SEED = 0
 
 DEFAULT_OUT_DIR = Path("bench-results") / "eval"
 """Where the report goes unless told otherwise (relative to the working directory)."""
+
+
+EVAL_SPECIALISTS: tuple[str, ...] = tuple(
+    name for name in SPECIALISTS_WITH_DATA if name != "summarize"
+)
+"""The specialists ``slm-dispatch eval`` measures: those with data, but the summariser, whose
+summaries are measured by ``python -m evals.summaries``."""
 
 
 class EvalSetupError(Exception):
@@ -112,11 +120,14 @@ def _check_arguments(
     if not specialists:
         raise EvalSetupError("no specialist to evaluate")
     for name in specialists:
-        if name not in SPECIALISTS_WITH_DATA:
-            hint = " (summarize has no held-out set)" if name == "summarize" else ""
+        if name == "summarize":
             raise EvalSetupError(
-                f"unknown specialist {name!r}{hint}: expected one of "
-                f"{', '.join(SPECIALISTS_WITH_DATA)}"
+                "the summariser is not measured by `slm-dispatch eval`: its summaries are "
+                "measured by `python -m evals.summaries`"
+            )
+        if name not in EVAL_SPECIALISTS:
+            raise EvalSetupError(
+                f"unknown specialist {name!r}: expected one of {', '.join(EVAL_SPECIALISTS)}"
             )
     if not configs:
         raise EvalSetupError("no configuration to evaluate")
@@ -312,7 +323,7 @@ def _chains_summary(
 
 
 def run_eval(
-    specialists: Sequence[str] = SPECIALISTS_WITH_DATA,
+    specialists: Sequence[str] = EVAL_SPECIALISTS,
     limit: int = DEFAULT_LIMIT,
     configs: Sequence[str] = CONFIGS,
     out_dir: Path = DEFAULT_OUT_DIR,
@@ -331,7 +342,7 @@ def run_eval(
     charts in ``out_dir``.
 
     Args:
-        specialists: Specialists to evaluate (of :data:`SPECIALISTS_WITH_DATA`).
+        specialists: Specialists to evaluate (of :data:`EVAL_SPECIALISTS`).
         limit: Held-out items per specialist (a seeded sample when the set is larger).
         configs: Configurations to run (of :data:`CONFIGS`); a fine-tuned one is skipped,
             and the report says so, when the specialist has no adapter file.

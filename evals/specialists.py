@@ -1,7 +1,9 @@
 """``slm-dispatch eval``: the prompted base model against the fine-tuned specialists.
 
-Each specialist that has a dataset (:data:`finetune.datasets.SPECIALISTS_WITH_DATA`) is
-asked its held-out requests under up to four configurations:
+Each specialist that has a dataset (:data:`finetune.datasets.SPECIALISTS_WITH_DATA`) but the
+summariser, which ``python -m evals.summaries`` measures (see
+:data:`evals.eval_run.EVAL_SPECIALISTS`), is asked its held-out requests under up to four
+configurations:
 
 * ``base-prompted/free`` and ``base-prompted/constrained``: the base model with the few-shot
   chat of the specialist (:mod:`specialists`; for SQL, the schema with sample values);
@@ -42,11 +44,12 @@ from evals.eval_run import (
     DEFAULT_LIMIT,
     DEFAULT_OUT_DIR,
     DEFAULT_SEED,
+    EVAL_SPECIALISTS,
     EvalSetupError,
     run_eval,
 )
 from evals.eval_tasks import CONFIGS, FAMILIES, _family
-from finetune.datasets import DATA_DIR, SPECIALISTS_WITH_DATA
+from finetune.datasets import DATA_DIR
 
 __all__ = ["add_eval_command", "cmd_eval"]
 
@@ -88,7 +91,7 @@ def add_eval_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         action="append",
         default=None,
         help=f"a specialist to evaluate; repeat for several (default: "
-        f"{', '.join(SPECIALISTS_WITH_DATA)})",
+        f"{', '.join(EVAL_SPECIALISTS)})",
     )
     command.add_argument(
         "--limit",
@@ -183,7 +186,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         configs = _expand_configs(args.configs)
         summary = run_eval(
-            specialists=args.specialist or list(SPECIALISTS_WITH_DATA),
+            specialists=args.specialist or list(EVAL_SPECIALISTS),
             limit=args.limit,
             configs=configs,
             out_dir=out,

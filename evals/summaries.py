@@ -13,7 +13,8 @@ its adapter exists, the fine-tuned one. For each it reports:
 * **mentions**: the share of the item's key facts that the final summary states;
 * latency per summary (model time).
 
-Figures print on stdout and go to ``--out`` as JSON.
+Figures print on stdout and go to ``--out`` as JSON; ``--record`` copies them into
+``ollama/adapters/manifest.json`` next to the summariser's adapter they measured.
 """
 
 from __future__ import annotations
@@ -129,6 +130,46 @@ def totals(outcomes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def record(report: Sequence[dict[str, Any]], adapters_dir: Path, data: Path) -> bool:
+    """Copy the figures into the adapters' manifest, beside the adapter that was measured.
+
+    Returns:
+        False when the manifest has no summarize adapter or its file is not the one measured.
+    """
+    import datetime as dt
+
+    from finetune.cli import read_manifest
+    from runtime.paths import file_sha256
+
+    path = adapters_dir / "manifest.json"
+    adapter = adapters_dir / "summarize.gguf"
+    manifest = read_manifest(path)
+    entry = manifest.get("adapters", {}).get("summarize")
+    if entry is None or not adapter.is_file() or entry["sha256"] != file_sha256(adapter):
+        return False
+    keep = (
+        "items",
+        "drafts_unsupported",
+        "answers_unsupported",
+        "fallback_used",
+        "mentions_stated",
+        "draft_mentions_stated",
+        "p50_s",
+        "p95_s",
+    )
+    entry["eval"] = {
+        "date": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "set": str(data.name),
+        "scores": {
+            run["label"]: {k: round(run[k], 4) if isinstance(run[k], float) else run[k]
+                           for k in keep}
+            for run in report
+        },  # fmt: skip
+    }
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
 def _models(adapters_dir: Path) -> list[tuple[str, Any]]:
     from runtime.paths import BASE_MODEL_FILENAME, MODELS_DIR
     from runtime.registry import embedded_chat_model, load_modelfile
@@ -159,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path("bench-results") / "summaries.json", help="JSON report"
     )
+    parser.add_argument(
+        "--record", action="store_true", help="copy the figures into the adapters' manifest"
+    )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -185,6 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print(f"report: {args.out}")
+    if args.record:
+        if not record(report, args.adapters_dir, args.data):
+            print("not recorded: no summarize adapter in the manifest matches the file measured")
+            return 1
+        print(f"recorded in {args.adapters_dir / 'manifest.json'}")
     return 0
 
 

@@ -45,10 +45,10 @@ GPU_CONFIG: dict[str, Any] = {"steps": 600, "batch_size": 16, "warmup_steps": 30
 
 TRAIN_HELP = "fine-tune a specialist (LoRA), export and check its GGUF adapter"
 TRAIN_DESCRIPTION = """\
-Fine-tune SPECIALIST (router, sql or salesforce) with LoRA on its training set, starting
-from the base model GGUF that `slm-dispatch setup` placed; export the adapter to GGUF and
-check that llama.cpp with the export decodes like the trained model (greedy outputs and
-logits on held-out prompts).
+Fine-tune SPECIALIST (router, sql, salesforce or summarize) with LoRA on its training set,
+starting from the base model GGUF that `slm-dispatch setup` placed; export the adapter to
+GGUF and check that llama.cpp with the export decodes like the trained model (greedy
+outputs and logits on held-out prompts).
 
 Needs the training extras: pip install torch==2.13.0 && pip install -e '.[train]'.
 Uses the GPU when torch sees one. A checkpoint is written every --save-every steps;
@@ -309,7 +309,7 @@ def add_train_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         description=TRAIN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("specialist", help="router, sql or salesforce")
+    parser.add_argument("specialist", help="router, sql, salesforce or summarize")
     parser.add_argument("--steps", type=int, help="optimizer steps (CPU 250, GPU 600)")
     parser.add_argument("--batch-size", type=int, help="examples per step (CPU 8, GPU 16)")
     parser.add_argument("--learning-rate", type=float, help="peak learning rate (1e-3)")

@@ -61,7 +61,7 @@ or set-up error (the message says what to fix).
 LAZY_COMMANDS = (
     (
         "data",
-        "generate the fine-tuning datasets (router, sql, salesforce)",
+        "generate the fine-tuning datasets (router, sql, salesforce, summarize)",
         "finetune.datasets",
         "add_data_command",
     ),

@@ -4,7 +4,9 @@ A number is supported when it occurs in the source, or when it is a figure the c
 recomputes from the source's rows: the row count, a column's total, mean, maximum or
 minimum, the difference of two values of a column, a value's share of its column's total
 (in per cent), or how many rows hold one value; a number said of "each", "every" or
-"all" rows must hold in every row of its column. A name (a capitalised word that does not
+"all" rows must hold in every row of its column, and a number said of a row's label
+("Software has 8") must be that row's (or a share, sum or difference of the rows named with
+it, or a total of the whole result). A name (a capitalised word that does not
 open a sentence, or a quoted string) is supported when the source holds it. Numbers
 written in words ("twelve") count as numbers.
 """
@@ -51,6 +53,9 @@ STARTERS = frozenset(
 )
 """Words that may open a sentence without being a name the source must hold."""
 
+TABLE_WORDS = frozenset({"row", "rows", "query", "queries", "column", "columns"})
+"""Words of a query result that a summary of a free text may use only if the text does."""
+
 _FREE_WORDS = frozenset(
     {"one"}  # "one of the categories", "each one": too common to hold the summary to it
 )
@@ -70,6 +75,13 @@ class Source:
     uniform: frozenset[Decimal] | None = None
     """For rows: the values that a whole numeric column holds in every row (what "12 in
     each category" may claim); None for a free text."""
+    labelled: tuple[tuple[str, frozenset[Decimal], tuple[Decimal, ...]], ...] = ()
+    """For rows: each row's text label, the numbers said of it alone (its cells and their
+    shares of their column's total), and its cells by numeric column (for sums and
+    differences between labels)."""
+    overall: frozenset[Decimal] = frozenset()
+    """For rows: the figures of the whole result (totals, row count), which may stand next
+    to any label."""
 
     @classmethod
     def of_text(cls, text: str) -> Source:
@@ -99,8 +111,78 @@ class Source:
                 uniform.add(values[0])
             numbers.update(Decimal(n) for n in Counter(map(str, cells)).values())
         return cls(
-            text=" \n".join(words), numbers=frozenset(numbers), uniform=frozenset(uniform)
+            text=" \n".join(words),
+            numbers=frozenset(numbers),
+            uniform=frozenset(uniform),
+            labelled=_labelled(columns, rows),
+            overall=frozenset(_overall(columns, rows)),
         )
+
+
+def _numeric_columns(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+    return [
+        i
+        for i in range(len(columns))
+        if rows and all(_decimal(r[i] if i < len(r) else None) is not None for r in rows)
+    ]
+
+
+def _overall(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> set[Decimal]:
+    found = {Decimal(len(rows)), Decimal(len(columns))}
+    for i in _numeric_columns(columns, rows):
+        found.add(sum((_decimal(r[i]) or Decimal(0) for r in rows), Decimal(0)))
+    return found
+
+
+def _labelled(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[tuple[str, frozenset[Decimal], tuple[Decimal, ...]], ...]:
+    """Each row's label (its first text cell) with the numbers that row supports alone."""
+    numeric = _numeric_columns(columns, rows)
+    text = [i for i in range(len(columns)) if i not in numeric]
+    if not numeric or not text:
+        return ()
+    totals = {i: sum((_decimal(r[i]) or Decimal(0) for r in rows), Decimal(0)) for i in numeric}
+    labelled = []
+    for row in rows:
+        label = str(row[text[0]]).strip() if row[text[0]] is not None else ""
+        if not label:
+            continue
+        cells = tuple(_decimal(row[i]) or Decimal(0) for i in numeric)
+        own = set(cells)
+        own.update(c * 100 / totals[i] for c, i in zip(cells, numeric, strict=True) if totals[i])
+        labelled.append((label, frozenset(own), cells))
+    return tuple(labelled)
+
+
+_CLAUSE_END = re.compile(r"[;!?()\n]|[.,:](?!\d)")
+"""Where a clause ends: punctuation, but not the comma or point inside a number."""
+
+
+def _misattributed(summary: str, source: Source) -> list[str]:
+    """Numbers said of a row's label that the row does not hold ("Software has 8")."""
+    problems = []
+    labels = sorted(source.labelled, key=lambda item: -len(item[0]))
+    for clause in _CLAUSE_END.split(summary):
+        rest, named = clause, []
+        for label, own, cells in labels:
+            pattern = rf"(?<![\w]){re.escape(label)}(?![\w])"
+            if re.search(pattern, rest, re.IGNORECASE):
+                named.append((label, own, cells))
+                rest = re.sub(pattern, " ", rest, flags=re.IGNORECASE)
+        if not named:
+            continue
+        allowed = set(source.overall)
+        allowed.update(frozenset.intersection(*(own for _, own, _ in named)))
+        if len(named) > 1:
+            for column in zip(*(cells for _, _, cells in named), strict=True):
+                allowed.add(sum(column, Decimal(0)))
+                allowed.update(abs(a - b) for a, b in itertools.combinations(column, 2))
+        for match in _NUMBER.finditer(rest):
+            if not _supported(match.group(), allowed):
+                who = " and ".join(label for label, _, _ in named)
+                problems.append(f"{match.group()} said of {who}")
+    return problems
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -191,6 +273,7 @@ def unsupported(summary: str, source: Source) -> list[str]:
             continue
         if not re.search(rf"(?<![a-z0-9]){re.escape(word.casefold())}", held):
             problems.append(f"name {word}")
+    problems.extend(_misattributed(summary, source))
     if source.uniform is not None:
         for part in _SENTENCES.findall(summary):
             if not _EVERY.search(part):
@@ -204,6 +287,10 @@ def unsupported(summary: str, source: Source) -> list[str]:
             for number in written:
                 if not _supported(number, source.uniform):
                     problems.append(f"{number} claimed for every row")
+    if source.uniform is None:  # a free text has no rows: a summary that speaks of them
+        for word in _WORD.findall(summary):  # is the template of a result summary
+            if word.lower() in TABLE_WORDS and not re.search(rf"\b{word.lower()}", held):
+                problems.append(f"word {word.lower()}")
     for match in _QUOTED.finditer(summary):
         quoted = match.group(1).strip()
         if quoted and quoted.casefold() not in held:

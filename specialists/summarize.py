@@ -34,6 +34,7 @@ SUMMARIZE = Specialist(
     label="summarisation",
     chat=summarize_chat,
     checked_by="specialists.facts: every number and name must come from the source",
+    trainable=True,
 )
 """The summariser: free text, one attempt, checked; a summary that fails the check is
 replaced by a sentence written by code from the source."""

@@ -1,4 +1,4 @@
-"""Fine-tuning datasets of the router, sql and salesforce specialists, generated and checked.
+"""Fine-tuning datasets of the router, sql, salesforce and summarize specialists, checked.
 
 Every example is a request written from a template over the demo domain
 (``shared/spec/demo_domain.md``) and the exact text the specialist must answer with. Values come
@@ -30,9 +30,15 @@ kept:
   is the JSON of :class:`specialists.router.Plan`; each instruction is the clause as the specialist
   would receive it, and :func:`specialists.router.plan_from_model` must keep the plan unchanged.
 
-The summarize specialist has no dataset here: the gold of a summary (a faithful, short
-rewrite of a free text) cannot be made honestly from templates without a reference model to
-write and judge it.
+* **summarize**: the sql questions' gold queries run on the demo database (as they are, cut
+  at a few rows, and with a value that matches nothing), each result given as the node gives
+  it (:func:`specialists.summarize.dependency_content`) with one of many instructions. The
+  target is the sentence :func:`specialists.summarize.describe_result` writes from the rows;
+  :func:`specialists.facts.unsupported` must find nothing in it that the rows, the question
+  and the query do not support, or it is dropped. Training examples come from the sql
+  training questions, held-out ones from the sql held-out questions. Summaries of free text
+  have no examples: their gold cannot be made honestly from templates without a reference
+  model to write and judge it.
 
 Held-out examples differ from the training examples twice over: one phrasing (``template``)
 of every family occurs only in held-out, and so do about a fifth of the values of each kind of
@@ -52,6 +58,7 @@ Submodules:
   families; ``salesforce``: those in order, their held-out entities and their checker.
 * ``salesforce_writes``: the write families (create, update, delete) and their checker.
 * ``router``: the router's plan shapes, clauses, texts and plan checker.
+* ``summarize``: the summariser's results, instructions, targets and checker.
 * ``generation``: :func:`generate`, :func:`load_examples`, :func:`verify` and the files and
   manifest they write and read.
 * ``cli``: the ``slm-dispatch data`` sub-command.
@@ -76,6 +83,7 @@ from finetune.datasets.common import (
 )
 from finetune.datasets.generation import generate, load_examples, verify
 from finetune.datasets.salesforce_writes import WRITE_HELDOUT_SIZE, WRITE_TRAIN_SIZE
+from finetune.datasets.summarize import SUMMARY_HELDOUT_SIZE, SUMMARY_TRAIN_SIZE
 
 __all__ = [
     "DATA_DESCRIPTION",
@@ -92,6 +100,8 @@ __all__ = [
     "SANDBOX_ANCHOR",
     "SPECIALISTS_WITH_DATA",
     "SPLITS",
+    "SUMMARY_HELDOUT_SIZE",
+    "SUMMARY_TRAIN_SIZE",
     "TRAIN_SIZE",
     "WRITE_HELDOUT_SIZE",
     "WRITE_TRAIN_SIZE",

@@ -21,13 +21,15 @@ from finetune.datasets.generation import generate, verify
 # Command line
 # ------------------------------------------------------------------------------------------
 
-DATA_HELP = "generate the fine-tuning datasets (router, sql, salesforce)"
+DATA_HELP = "generate the fine-tuning datasets (router, sql, salesforce, summarize)"
 DATA_DESCRIPTION = """\
-Generate the fine-tuning datasets of the router, sql and salesforce specialists from
-templates over the demo database and the offline sandbox org. Every SQL target is validated
-and executed on a freshly built demo database, every Salesforce action is validated and run
-on a private sandbox, every router plan is checked against the Plan schema; targets that fail
-are dropped and counted in the manifest. The same seed gives byte-identical files.
+Generate the fine-tuning datasets of the router, sql, salesforce and summarize specialists
+from templates over the demo database and the offline sandbox org. Every SQL target is
+validated and executed on a freshly built demo database, every Salesforce action is
+validated and run on a private sandbox, every router plan is checked against the Plan
+schema, every summary is written from the rows of a query run on the demo database and
+checked against them; targets that fail are dropped and counted in the manifest. The same
+seed gives byte-identical files.
 
 With --check nothing is written: the datasets are regenerated in a temporary directory and
 compared with the stored manifest (exit status 1 when they differ)."""

@@ -13,8 +13,7 @@ from typing import Any
 from specialists import TRAINABLE
 
 SPECIALISTS_WITH_DATA: tuple[str, ...] = TRAINABLE
-"""The specialists that have generated datasets: the registry's trainable ones (summarize
-has none; see the package doc)."""
+"""The specialists that have generated datasets: the registry's trainable ones."""
 
 SPLITS: tuple[str, ...] = ("train", "heldout")
 """The two splits written for each specialist."""
@@ -28,7 +27,7 @@ MANIFEST_NAME = "manifest.json"
 DEFAULT_SEED = 20261126
 """Seed used when none is given; the committed files are generated from it."""
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """Changes whenever the generator writes different files for the same seed."""
 
 SANDBOX_ANCHOR = dt.date(2026, 11, 26)

@@ -50,6 +50,7 @@ from finetune.datasets.salesforce_writes import (
 )
 from finetune.datasets.sql import _register_sql_entities, _sql_checker, _sql_families
 from finetune.datasets.sql_domain import _read_sql_domain
+from finetune.datasets.summarize import summarize_results
 from runtime.paths import file_sha256
 
 # ------------------------------------------------------------------------------------------
@@ -122,6 +123,7 @@ def generate(
     from tools.demo_db import create_sqlite_db
     from tools.salesforce_sandbox import sandbox_client, start_sandbox
     from tools.salesforce_sandbox.seed import SEED as SANDBOX_SEED
+    from tools.sql import SqlDatabase
 
     if not scale > 0:
         raise ValueError("scale must be > 0")
@@ -200,6 +202,14 @@ def generate(
         }
         _report(progress, "router", results["router"], time.perf_counter() - begun)
 
+        # The summariser last, on the sql questions, with random streams of its own.
+        begun = time.perf_counter()
+        with SqlDatabase.open(str(db_path)) as database:
+            results["summarize"] = summarize_results(
+                database, results["sql"], heldout, seed, scale=scale
+            )
+        _report(progress, "summarize", results["summarize"], time.perf_counter() - begun)
+
     manifest: dict[str, Any] = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -273,9 +283,8 @@ def load_examples(specialist: str, split: str, data_dir: Path = DATA_DIR) -> lis
         FileNotFoundError: The file has not been generated.
     """
     if specialist not in SPECIALISTS_WITH_DATA:
-        hint = " (summarize has no dataset)" if specialist == "summarize" else ""
         raise ValueError(
-            f"no dataset for specialist {specialist!r}{hint}: expected one of "
+            f"no dataset for specialist {specialist!r}: expected one of "
             f"{', '.join(SPECIALISTS_WITH_DATA)}"
         )
     if split not in SPLITS:

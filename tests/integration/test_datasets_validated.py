@@ -1,13 +1,15 @@
 """The committed fine-tuning datasets against the real systems: every SQL target runs on a fresh
-demo database and returns its gold rows, every Salesforce action runs on the sandbox org (the
-writes after the reads), the llama.cpp grammars accept the SQL and router targets, and
-generation is deterministic."""
+demo database and returns its gold rows, every summary's query returns the rows its target is
+checked against, every Salesforce action runs on the sandbox org (the writes after the
+reads), the llama.cpp grammars accept the SQL and router targets, and generation is
+deterministic."""
 
 from __future__ import annotations
 
 import argparse
 import ctypes
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from finetune.datasets import (
     load_examples,
     verify,
 )
+from finetune.datasets.common import NO_ENTITY, _Candidate, _Checked, _HeldOut, _SplitResult
+from finetune.datasets.summarize import summarize_results, summary_source_context
+from specialists.facts import Source, unsupported
 from specialists.router import Plan
 from specialists.sql import sql_grammar
 from tools.demo_db import DEFAULT_SEED as DEMO_SEED
@@ -92,6 +97,61 @@ def test_every_stored_sql_target_runs_and_returns_its_gold_rows(demo_db: Path) -
             assert result.columns == example["gold_columns"], example["id"]
             assert result.rows == example["gold_rows"], example["id"]
     assert len(examples) > 2500
+
+
+def test_every_stored_summary_query_returns_the_rows_its_target_is_checked_against(
+    demo_db: Path,
+) -> None:
+    examples = stored("summarize")
+    with SqlDatabase.open(str(demo_db)) as database:
+        for example in examples:
+            result = database.run(
+                example["sql"], read_dialect="sqlite", row_limit=example["row_limit"], timeout_s=10
+            )
+            assert result.columns == example["gold_columns"], example["id"]
+            assert result.rows == example["gold_rows"], example["id"]
+            assert result.truncated == example["truncated"], example["id"]
+            assert result.sql == example["query"], example["id"]
+            context = summary_source_context(example["question"], result.sql)
+            source = Source.of_rows(result.columns, result.rows, context=context)
+            assert unsupported(example["target"], source) == [], example["id"]
+    assert len(examples) > 800
+
+
+def _sql_split(split: str, count: int) -> _SplitResult:
+    """The first ``count`` stored sql examples of ``split``, as generation holds them."""
+    result = _SplitResult()
+    for example in load_examples("sql", split)[:count]:
+        entity = () if example["entity"] == NO_ENTITY else tuple(example["entity"].split(" | "))
+        candidate = _Candidate(
+            example["family"], example["template"], entity, example["request"], example["target"]
+        )
+        result.examples.append((candidate, _Checked({})))
+    return result
+
+
+def test_the_summary_generator_is_deterministic(demo_db: Path) -> None:
+    manifest = json.loads((DATA_DIR / MANIFEST_NAME).read_text(encoding="utf-8"))
+    sql = {"train": _sql_split("train", 240), "heldout": _sql_split("heldout", 80)}
+
+    def run(seed: int) -> tuple[list[Any], dict[str, set[str]]]:
+        heldout = _HeldOut(random.Random(0))
+        for part in manifest["heldout_entities"]:
+            heldout._entities[part] = True
+        with SqlDatabase.open(str(demo_db)) as database:
+            results = summarize_results(database, sql, heldout, seed, scale=0.1)
+        examples = [
+            (split, candidate, checked.extra, dict(result.dropped))
+            for split, result in results.items()
+            for candidate, checked in result.examples
+        ]
+        templates = {family: held for (_, family), held in heldout.templates.items()}
+        return examples, templates
+
+    first, second, other = run(20261126), run(20261126), run(7)
+    assert first == second
+    assert first[0] and {split for split, *_ in first[0]} == {"train", "heldout"}
+    assert first != other
 
 
 @pytest.fixture(scope="module")

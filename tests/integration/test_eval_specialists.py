@@ -321,7 +321,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--specialist", "summarize"], "summarize has no held-out set"),
+        (["--specialist", "summarize"], "measured by `python -m evals.summaries`"),
         (["--specialist", "sql", "--limit", "0"], "--limit"),
         (["--specialist", "sql", "--configs", "tuned"], "unknown configuration"),
         (["--specialist", "sql", "--heldout-dir", "/nonexistent/eval-data"], "heldout"),

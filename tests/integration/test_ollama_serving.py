@@ -168,11 +168,12 @@ def test_every_specialist_is_built_from_its_modelfile(
         assert sql["parameters"]["stop"] == ["<|im_end|>", ";", "Question:"]
         assert sql["parameters"]["num_predict"] == 160
         assert list(sql["adapters"]) == ["sql.gguf"]
-        assert "adapters" not in next(b for b in created if b["model"] == built["summarize"])
+        summarize = next(b for b in created if b["model"] == built["summarize"])
+        assert list(summarize["adapters"]) == ["summarize.gguf"]
         # One upload for the shared base GGUF and one per adapter; later builds found the base.
         uploads = [p for m, p, _ in server.standin.requests if m == "POST" and "/blobs/" in p]
         adapters = [a for a in SPECIALISTS if load_modelfile(a).adapters]
-        assert len(uploads) == 1 + len(adapters) and len(adapters) == 3
+        assert len(uploads) == 1 + len(adapters) and len(adapters) == 4
 
 
 def test_rebuilding_skips_blobs_the_server_has(server: Server, built: dict[str, str]) -> None:

@@ -31,13 +31,41 @@ from finetune.datasets import (
 from finetune.datasets.common import _quotas
 from finetune.datasets.router import _join_clauses
 from finetune.datasets.salesforce_writes import _SF_WRITE_FAMILIES
+from finetune.datasets.summarize import (
+    CHARS_PER_TOKEN,
+    INSTRUCTIONS,
+    MAX_CHAT_TOKENS,
+    STYLES,
+    SUMMARY_ROW_LIMIT,
+    _styled,
+    result_kind,
+    summary_source_context,
+)
+from specialists.facts import Source, unsupported
 from specialists.router import Plan, plan_from_model
+from specialists.summarize import (
+    SUMMARIZE,
+    dependency_content,
+    describe_result,
+    summary_request,
+)
 from tools.salesforce import WRITE_ACTIONS, ActionRequest
 from tools.sql import SqlDatabase
 
 WRITE_FAMILIES = set(_SF_WRITE_FAMILIES)
 KEYS = ["id", "specialist", "family", "template", "entity", "request", "target"]
-EXTRA_KEYS = {"sql": ["gold_columns", "gold_rows"], "salesforce": ["gold_records"], "router": []}
+EXTRA_KEYS = {
+    "sql": ["gold_columns", "gold_rows"],
+    "salesforce": ["gold_records"],
+    "router": [],
+    "summarize": [
+        "instruction", "question", "sql", "row_limit", "query", "gold_columns", "gold_rows",
+        "truncated",
+    ],
+}  # fmt: skip
+# The sizes of each specialist's splits: (train, held-out) ranges.
+SIZES = {"summarize": ((700, 900), (80, 120))}
+DEFAULT_SIZES = ((2500, 4500), (150, 350))
 # Entity kinds whose values are written as quoted literals in targets.
 LITERAL_KINDS = {
     "industry", "country", "segment", "category", "order_status", "region", "customer", "rep",
@@ -60,8 +88,9 @@ def test_stored_files_match_the_manifest(manifest: dict[str, Any]) -> None:
     assert verify() == []
     for specialist in SPECIALISTS_WITH_DATA:
         splits = manifest["specialists"][specialist]
-        assert 2500 <= splits["train"]["count"] <= 4500, specialist
-        assert 150 <= splits["heldout"]["count"] <= 350, specialist
+        (train_low, train_high), (held_low, held_high) = SIZES.get(specialist, DEFAULT_SIZES)
+        assert train_low <= splits["train"]["count"] <= train_high, specialist
+        assert held_low <= splits["heldout"]["count"] <= held_high, specialist
 
 
 def test_verify_reports_a_changed_and_a_missing_file(tmp_path: Path) -> None:
@@ -389,6 +418,74 @@ def test_router_targets_are_plans_that_plan_from_model_keeps(
     assert set(shapes) == {1, 2, 3, 4}
 
 
+def _summarised(example: dict[str, Any]) -> dict[str, Any]:
+    """The result an example summarises, as the summarisation node receives it."""
+    return {
+        "instruction": example["question"],
+        "query": example["query"],
+        "columns": example["gold_columns"],
+        "rows": example["gold_rows"],
+        "output": "",
+        "truncated": example["truncated"],
+    }
+
+
+def test_every_summarize_target_is_supported_by_its_rows(
+    data: dict[tuple[str, str], list[dict[str, Any]]],
+) -> None:
+    for split in SPLITS:
+        for example in data[("summarize", split)]:
+            columns, rows = example["gold_columns"], example["gold_rows"]
+            context = summary_source_context(example["question"], example["query"])
+            source = Source.of_rows(columns, rows, context=context)
+            assert unsupported(example["target"], source) == [], example["id"]
+
+
+def test_summarize_examples_are_what_the_node_sends_and_describe_result_writes(
+    data: dict[tuple[str, str], list[dict[str, Any]]],
+) -> None:
+    instructions = dict(INSTRUCTIONS)
+    system = SUMMARIZE.system()
+    for split in SPLITS:
+        for example in data[("summarize", split)]:
+            result = _summarised(example)
+            assert example["instruction"] == instructions[example["template"]]
+            request = summary_request(example["instruction"], dependency_content(result))
+            assert example["request"] == request, example["id"]
+            columns, rows, truncated = result["columns"], result["rows"], result["truncated"]
+            kind = result_kind(columns, rows, truncated)
+            assert example["family"] == kind, example["id"]
+            assert len(rows) <= example["row_limit"] <= SUMMARY_ROW_LIMIT
+            assert truncated == (kind == "truncated")
+            if truncated:
+                assert len(rows) == example["row_limit"], example["id"]
+            sentence = describe_result(columns, rows, truncated, request=example["question"])
+            styles = {_styled(style, sentence, kind, len(rows)) for style in STYLES}
+            assert example["target"] in styles, example["id"]
+            chars = len(system) + len(example["request"]) + len(example["target"])
+            assert chars <= MAX_CHAT_TOKENS * CHARS_PER_TOKEN, example["id"]
+
+
+def test_summarize_covers_every_kind_of_result_and_shares_no_question(
+    manifest: dict[str, Any], data: dict[tuple[str, str], list[dict[str, Any]]]
+) -> None:
+    assert len(INSTRUCTIONS) >= 25
+    assert len({text for _, text in INSTRUCTIONS}) == len(INSTRUCTIONS)
+    kinds = {"single_value", "grouped", "list", "truncated", "no_match"}
+    for split in SPLITS:
+        assert kinds <= set(manifest["specialists"]["summarize"][split]["families"]), split
+    train, heldout = data[("summarize", "train")], data[("summarize", "heldout")]
+    assert any(not e["gold_rows"] for e in train)
+    assert any(e["gold_rows"] == [[0]] for e in train)
+    assert {e["question"] for e in train}.isdisjoint(e["question"] for e in heldout)
+    sql_questions = {split: {e["request"] for e in data[("sql", split)]} for split in SPLITS}
+    for split in SPLITS:
+        for example in data[("summarize", split)]:
+            # A question of the sql dataset of the same split, or one changed to match nothing.
+            changed = example["gold_rows"] in ([], [[0]])
+            assert changed or example["question"] in sql_questions[split], example["id"]
+
+
 def test_quotas_share_a_total_as_evenly_as_family_sizes_allow() -> None:
     assert _quotas({"a": 5, "b": 100, "c": 100}, 55) == {"a": 5, "b": 25, "c": 25}
     assert _quotas({"a": 5, "b": 100, "c": 100}, 56) == {"a": 5, "b": 26, "c": 25}
@@ -413,8 +510,8 @@ def test_clauses_are_joined_in_each_style(style: str, joined: str) -> None:
 
 
 def test_load_examples_explains_what_is_wrong(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="summarize has no dataset"):
-        load_examples("summarize", "train")
+    with pytest.raises(ValueError, match="no dataset for specialist 'text'"):
+        load_examples("text", "train")
     with pytest.raises(ValueError, match="unknown split 'test'"):
         load_examples("sql", "test")
     with pytest.raises(FileNotFoundError, match="run `slm-dispatch data`"):

@@ -29,7 +29,7 @@ def test_the_registry_is_the_one_list() -> None:
     assert set(specialists.TASK_SPECIALISTS) <= set(build_graph().nodes)
     for name in names:
         assert modelfile_path(name).exists(), name
-    assert specialists.TRAINABLE == ("router", "sql", "salesforce")
+    assert specialists.TRAINABLE == ("router", "sql", "salesforce", "summarize")
     schema = json.dumps(Plan.model_json_schema())
     assert all(f'"{name}"' in schema for name in specialists.TASK_SPECIALISTS)
 

@@ -126,3 +126,14 @@ def test_a_failed_step_is_one_plain_sentence(demo_db: Path) -> None:
     result = Dispatcher(InMemorySaver(), settings    ).ask("count them")
     assert result.answer.startswith("Could not answer “How many customers?”: No valid SQL")
     assert "\n" not in result.answer
+
+
+@pytest.mark.parametrize(
+    ("summary", "problem"),
+    [
+        ("Software has 8; Hardware 12, Services 8, Support 8.", "8 said of Software"),
+        ("Hardware and Support have 12 each.", "12 said of Hardware and Support"),
+    ],
+)
+def test_a_number_said_of_the_wrong_label_is_found(summary: str, problem: str) -> None:
+    assert problem in unsupported(summary, categories())
