@@ -94,16 +94,24 @@ def _grouped(columns: list[str], rows: list[list[Any]], request: str) -> str:
     return f"{sentence}{more}."
 
 
+_DOUBLE_STOP = re.compile(r"(?<=\w)\.\.(?=\s|$)")
+"""A name that ends in a full stop ("Acme Inc.") at the end of a sentence."""
+
+
 def describe_result(
     columns: list[str], rows: list[list[Any]], truncated: bool, *, request: str = ""
 ) -> str:
     """A sentence about query rows, written by code from the rows alone (so it is faithful).
 
-    One number answers a "how many" question in its own words ("9 customers are in
+    One number answers a "how many" question in its own words ("There are 9 customers in
     Brazil."); a label with a number lists the labels by value, ties together ("Hardware and
     Software have 12 products each; Services and Support 8 each."); one column lists its
     values; anything else says how many rows and which columns.
     """
+    return _DOUBLE_STOP.sub(".", _describe(columns, rows, truncated, request))
+
+
+def _describe(columns: list[str], rows: list[list[Any]], truncated: bool, request: str) -> str:
     cut = " The result was cut at that many rows; more exist." if truncated else ""
     if not rows:
         return "The query returned no rows."
