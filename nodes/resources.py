@@ -41,8 +41,8 @@ def chat_model(context: Context, specialist: str) -> BaseChatModel:
     Raises:
         ModelUnavailableError: The runtime cannot serve the specialist.
     """
-    if context.chat_models and specialist in context.chat_models:
-        model: BaseChatModel = context.chat_models[specialist]
+    if brings_model(context, specialist):
+        model: BaseChatModel = context.chat_models[specialist]  # type: ignore[index]
         return model
     return runtime.get_chat_model(specialist, **context.model_settings())
 

@@ -57,10 +57,6 @@ _MODELS: dict[tuple[str, str, str, bool, str, int, float, float], BaseChatModel]
 _MODELS_LOCK = threading.Lock()
 
 
-def _check_specialist(specialist: str) -> None:
-    modelfile_path(specialist)  # raises ValueError for a name without a Modelfile
-
-
 @functools.cache
 def load_modelfile(specialist: str) -> Modelfile:
     """Parse ``ollama/Modelfiles/<specialist>.Modelfile`` once per process.
@@ -261,7 +257,7 @@ def get_chat_model(
         ModelUnavailableError: If ``backend="ollama"`` and the server lacks the model
             or does not answer.
     """
-    _check_specialist(specialist)
+    modelfile_path(specialist)  # raises ValueError for a name without a Modelfile
     chosen = resolve_backend(backend)
     host = specialist_host(specialist, ollama_host, ollama_hosts)
     use_fallback = resolve_fallback(fallback)

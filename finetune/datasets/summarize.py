@@ -143,7 +143,6 @@ _CUT_AT = (3, 4, 5, 6, 8)
 _NO_MATCH_NAMES = ("Atlantis", "Narnia", "Wakanda", "Genovia", "Elbonia", "Freedonia")
 _NO_MATCH_YEARS = ("1987", "1994", "1999")
 _LITERAL = re.compile(r"'([^']*)'")
-_DOUBLE_STOP = re.compile(r"(?<=\w)\.\.(?=\s|$)")
 _HAS_LIMIT = re.compile(r"\bLIMIT\s+\d+\s*$", re.IGNORECASE)
 
 
@@ -210,8 +209,7 @@ def summary_source_context(question: str, query: str) -> str:
 
 
 def _styled(style: str, sentence: str, kind: str, rows: int) -> str:
-    """``sentence`` in ``style`` (see :data:`STYLES`), one full stop after a name ending in one."""
-    sentence = _DOUBLE_STOP.sub(".", sentence)
+    """``sentence`` (as :func:`describe_result` wrote it) in ``style`` (see :data:`STYLES`)."""
     if style == "in_short":
         first, _, rest = sentence.partition(" ")
         if first in ("The", "One", "There"):
