@@ -140,6 +140,17 @@ class Context:
     other backends fall back to ``free`` and say so once in the log) or ``free`` (unconstrained
     text, then validation and repair). Env: SLM_SQL_DECODING."""
 
+    sql_ground_values: bool = field(
+        default_factory=lambda: (
+            os.environ.get("SLM_SQL_GROUND_VALUES", "1") not in ("0", "false", "no")
+        )
+    )
+    """Ground the SQL specialist's string literals in the live data: a string compared with
+    a low-cardinality text column (at most 50 values) must be one of the values it holds.
+    Under the grammar such a query cannot be written otherwise; decoded freely, it is
+    rejected with the column's values and repaired. Env: SLM_SQL_GROUND_VALUES (``0``
+    disables)."""
+
     max_repairs: int = field(default_factory=lambda: int(os.environ.get("SLM_MAX_REPAIRS", "2")))
     """How many times a rejected SQL / SOQL is sent back to the model with the error.
     Env: SLM_MAX_REPAIRS."""

@@ -22,6 +22,7 @@ def sql_settings(context: Context) -> SqlSettings:
     return SqlSettings(
         dialect=context.sql_dialect,
         decoding=context.sql_decoding,
+        ground_values=context.sql_ground_values,
         max_repairs=context.max_repairs,
         row_limit=context.row_limit,
         timeout_s=context.query_timeout_s,

@@ -32,6 +32,7 @@ from specialists.base import (
     system_turns,
 )
 from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
+from tools.sql.values import unknown_value
 from tools.sql_grammar import select_grammar
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class SqlSettings:
     Attributes:
         dialect: The dialect the model writes (``sqlite`` or ``postgres``).
         decoding: ``grammar`` (when the runtime supports it) or ``free``.
+        ground_values: Compare low-cardinality text columns only with values they hold
+            (in the grammar, and checked after validation).
         max_repairs: Repairs allowed after the first attempt.
         row_limit: Most rows kept from a query.
         timeout_s: A query's time limit.
@@ -87,6 +90,7 @@ class SqlSettings:
 
     dialect: str = "sqlite"
     decoding: str = "grammar"
+    ground_values: bool = True
     max_repairs: int = 2
     row_limit: int = 50
     timeout_s: float = 10.0
@@ -134,16 +138,39 @@ def sql_decoding(model: BaseChatModel, requested: str) -> Decoding:
     return "free"
 
 
-def sql_grammar(database: SqlDatabase, dialect: str) -> str:
-    """The GBNF grammar of a SELECT over ``database``'s live schema, in ``dialect``."""
-    tables = {
+def _column_names(database: SqlDatabase) -> dict[str, list[str]]:
+    return {
         name: [column.name for column in columns] for name, columns in database.tables().items()
     }
+
+
+def sql_grammar(database: SqlDatabase, dialect: str, *, ground_values: bool = True) -> str:
+    """The GBNF grammar of a SELECT over ``database``'s live schema, in ``dialect``.
+
+    With ``ground_values`` a string compared with a low-cardinality text column can only
+    be one of the values the column holds (read from the database, re-read after a minute).
+    """
     return select_grammar(
-        tables,
+        _column_names(database),
         dialect="postgres" if dialect.startswith("postgres") else "sqlite",
         foreign_keys=database.foreign_keys(),
+        values=database.text_values() if ground_values else None,
     )
+
+
+def value_problem(database: SqlDatabase, sql: str, dialect: str) -> str | None:
+    """Why ``sql`` compares a column with a value it never holds, or None (see
+    :func:`tools.sql.values.unknown_value`)."""
+    return unknown_value(
+        sql,
+        dialect=_normalize(dialect),
+        tables=_column_names(database),
+        values=database.text_values(),
+    )
+
+
+def _normalize(dialect: str) -> str:
+    return "postgres" if dialect.startswith("postgres") else "sqlite"
 
 
 def strip_fences(text: str) -> str:
@@ -181,9 +208,17 @@ def answer_sql(
         SqlConnectionError: The database schema cannot be read or the connection was lost.
     """
     decoding = sql_decoding(model, settings.decoding)
-    options = {"grammar": sql_grammar(database, settings.dialect)} if decoding == "grammar" else {}
     since = time.perf_counter()
     try:
+        options = (
+            {
+                "grammar": sql_grammar(
+                    database, settings.dialect, ground_values=settings.ground_values
+                )
+            }
+            if decoding == "grammar"
+            else {}
+        )
         fewshot = not runtime.is_finetuned(model, SQL.name)
         schema = sql_schema_text(database, fewshot=fewshot)
         messages = SQL.messages(settings.system, question, fewshot=fewshot, schema=schema)
@@ -193,11 +228,16 @@ def answer_sql(
     def check(reply: AIMessage) -> tuple[QueryResult, str]:
         sql = strip_fences(str(reply.content))
         try:
-            result = database.run(
-                sql,
-                read_dialect=settings.dialect,
-                row_limit=settings.row_limit,
-                timeout_s=settings.timeout_s,
+            checked = database.validate(sql, read_dialect=settings.dialect)
+            problem = (
+                value_problem(database, checked, database.dialect)
+                if settings.ground_values
+                else None
+            )
+            if problem is not None:
+                raise SqlValidationError(problem)
+            result = database.execute(
+                checked, row_limit=settings.row_limit, timeout_s=settings.timeout_s
             )
         except (SqlValidationError, SqlExecutionError) as exc:
             logger.info("sql: rejected %r: %s", sql, exc.message)

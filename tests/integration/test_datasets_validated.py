@@ -266,3 +266,34 @@ def test_every_stored_router_plan_is_accepted_by_the_plan_schema_grammar(
         if (problem := grammar_checker.rejection(grammar, example["target"]))
     }
     assert refused == {}
+
+
+def test_the_value_grounded_grammar_admits_only_values_the_columns_hold(
+    grammar_checker: GrammarChecker, demo_db: Path
+) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grounded = sql_grammar(database, "sqlite")
+        free = sql_grammar(database, "sqlite", ground_values=False)
+    held = [
+        "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'",
+        "SELECT COUNT(*) FROM orders WHERE orders.status IN ('cancelled', 'returned')",
+        "SELECT name FROM customers WHERE country != 'Germany' AND segment = 'SMB'",
+        "SELECT customers.name FROM customers JOIN orders ON orders.customer_id = customers.id "
+        "WHERE customers.country = 'United Kingdom'",
+        "SELECT name FROM customers WHERE name = 'A name the grammar does not know'",
+        "SELECT name FROM products WHERE category LIKE '%ware%'",
+    ]
+    invented = [
+        "SELECT COUNT(*) FROM orders WHERE status = 'cancellation'",
+        "SELECT COUNT(*) FROM orders WHERE status IN ('cancelled', 'on hold')",
+        "SELECT name FROM customers WHERE country = 'germany'",
+        "SELECT name FROM customers WHERE LOWER(country) = 'germany'",
+        "SELECT name FROM customers WHERE segment = ' SMB'",
+        "SELECT customers.name FROM customers JOIN orders ON orders.customer_id = customers.id "
+        "WHERE customers.country = 'UK'",
+    ]
+    for text in held:
+        assert grammar_checker.rejection(grounded, text) is None, text
+    for text in invented:
+        assert grammar_checker.rejection(grounded, text) is not None, text
+        assert grammar_checker.rejection(free, text) is None, text

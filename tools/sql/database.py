@@ -67,6 +67,9 @@ from tools.sql_policy import check_node
 
 logger = logging.getLogger("tools.sql")
 
+VALUES_MAX_AGE_S = 60.0
+"""How long the values read by :meth:`SqlDatabase.text_values` are kept before a re-read."""
+
 
 class _CommandFallbackFilter(logging.Filter):
     """Drop sqlglot's warning about statements it keeps as opaque commands.
@@ -114,6 +117,7 @@ class SqlDatabase:
             for name, columns in self._schema.tables.items()
         }
         self._values_cache: dict[tuple[str, str, int], list[Any] | None] = {}
+        self._values_read_at = time.monotonic()
         self._schema_names: set[str] = set(self._lower_tables) | {
             column for columns in self._lower_columns.values() for column in columns
         }
@@ -227,8 +231,34 @@ class SqlDatabase:
                         lines.append(f"--   {table}.{column.name}: {listed}")
         return "\n".join(lines)
 
+    def text_values(
+        self, *, max_values: int = 50, max_age_s: float = VALUES_MAX_AGE_S
+    ) -> dict[tuple[str, str], list[str]]:
+        """The values each low-cardinality text column holds, read from the live database.
+
+        Args:
+            max_values: A column is listed only if it holds at most this many values.
+            max_age_s: Values read longer ago than this are read again, so that a change
+                to the data reaches the grammar and the value check.
+
+        Returns:
+            ``(table, column) -> its distinct non-null values``, sorted, for every text
+            column with 1 to ``max_values`` of them.
+        """
+        now = time.monotonic()
+        if now - self._values_read_at > max_age_s:
+            self._values_cache.clear()
+            self._values_read_at = now
+        found: dict[tuple[str, str], list[str]] = {}
+        for table, columns in self._schema.tables.items():
+            for column in columns:
+                values = self._distinct_values(table, column, max_values)
+                if values and all(isinstance(value, str) for value in values):
+                    found[table, column.name] = values
+        return found
+
     def _distinct_values(self, table: str, column: Column, max_values: int) -> list[Any] | None:
-        if not any(word in column.type for word in ("TEXT", "CHAR", "STRING")):
+        if not any(word in column.type.upper() for word in ("TEXT", "CHAR", "STRING")):
             return None
         key = (table, column.name, max_values)
         if key not in self._values_cache:

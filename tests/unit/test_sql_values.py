@@ -1,0 +1,123 @@
+"""Value grounding: a string compared with a low-cardinality text column must be one it holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from graph.context import Context
+from nodes.sql import sql_settings
+from specialists.base import Timer
+from specialists.sql import answer_sql, value_problem
+from tests.fakes import ScriptedChatModel
+from tools.sql import SqlDatabase
+from tools.sql.values import unknown_value
+
+TABLES = {"orders": ["id", "status", "customer_id"], "customers": ["id", "name", "country"]}
+VALUES = {
+    ("orders", "status"): ["cancelled", "delivered", "pending"],
+    ("customers", "country"): ["France", "Germany"],
+}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'",
+        "SELECT COUNT(*) FROM orders WHERE status IN ('cancelled', 'pending')",
+        "SELECT COUNT(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE c.country = 'France'",
+        "SELECT name FROM customers WHERE name = 'Anyone at all'",
+        "SELECT COUNT(*) FROM orders WHERE status LIKE 'cancel%'",
+        "SELECT COUNT(*) FROM orders WHERE status IS NULL",
+    ],
+)
+def test_held_values_and_unchecked_columns_pass(sql: str) -> None:
+    assert unknown_value(sql, dialect="sqlite", tables=TABLES, values=VALUES) is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "column"),
+    [
+        ("SELECT COUNT(*) FROM orders WHERE status = 'cancellation'", "orders.status"),
+        ("SELECT COUNT(*) FROM orders WHERE 'on hold' = status", "orders.status"),
+        ("SELECT COUNT(*) FROM orders WHERE status NOT IN ('pending', 'lost')", "orders.status"),
+        (
+            "SELECT COUNT(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+            "WHERE o.status = 'pending' AND c.country != 'Spain'",
+            "customers.country",
+        ),
+        (
+            "SELECT id FROM orders WHERE customer_id IN "
+            "(SELECT id FROM customers WHERE country = 'Italy')",
+            "customers.country",
+        ),
+    ],
+)
+def test_a_value_the_column_never_holds_is_named_with_the_values_it_does(
+    sql: str, column: str
+) -> None:
+    message = unknown_value(sql, dialect="sqlite", tables=TABLES, values=VALUES)
+    assert message is not None and message.startswith(f"{column} never holds")
+    held = VALUES[tuple(column.split("."))]  # type: ignore[index]
+    assert all(f"'{value}'" in message for value in held)
+
+
+def test_the_message_does_not_repeat_the_invented_value_and_names_its_spelling() -> None:
+    message = unknown_value(
+        "SELECT id FROM customers WHERE country = 'germany'",
+        dialect="sqlite",
+        tables=TABLES,
+        values=VALUES,
+    )
+    assert message is not None
+    assert "'germany'" not in message
+    assert "the value is written 'Germany'" in message
+
+
+def test_text_values_lists_low_cardinality_text_columns_and_rereads_them(tmp_path: Path) -> None:
+    path = tmp_path / "small.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, kind TEXT, label TEXT)")
+        connection.executemany(
+            "INSERT INTO t (kind, label) VALUES (?, ?)",
+            [("a" if i % 2 else "b", f"label {i}") for i in range(80)],
+        )
+    with SqlDatabase.open(str(path)) as database:
+        assert database.text_values() == {("t", "kind"): ["a", "b"]}  # 80 labels: too many
+        with sqlite3.connect(path) as connection:
+            connection.execute("INSERT INTO t (kind, label) VALUES ('c', 'x')")
+        assert database.text_values()[("t", "kind")] == ["a", "b"]  # read a moment ago
+        assert database.text_values(max_age_s=0.0)[("t", "kind")] == ["a", "b", "c"]
+
+
+def test_a_freely_decoded_query_with_an_invented_value_is_repaired(demo_db: Path) -> None:
+    model = ScriptedChatModel.of(
+        [
+            "SELECT COUNT(*) FROM orders WHERE status = 'cancellation'",
+            "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'",
+        ]
+    )
+    context = Context(chat_models={"sql": model}, sql_decoding="free")
+    with SqlDatabase.open(str(demo_db)) as database:
+        answer = answer_sql(
+            model, database, "How many cancelled orders?", sql_settings(context), Timer()
+        )
+        assert answer.result is not None and answer.result.rows[0][0] > 0
+        assert answer.attempts[0]["error"] is not None
+        assert "'cancelled'" in answer.attempts[0]["error"]
+        # The repair turn shows the column's values to the model.
+        assert "'cancelled'" in str(model.calls[1][0][-1].content)
+        assert value_problem(database, answer.attempts[1]["query"], "sqlite") is None
+
+
+def test_grounding_off_lets_the_invented_value_run(demo_db: Path) -> None:
+    model = ScriptedChatModel.of(["SELECT COUNT(*) FROM orders WHERE status = 'cancellation'"])
+    context = Context(chat_models={"sql": model}, sql_decoding="free", sql_ground_values=False)
+    with SqlDatabase.open(str(demo_db)) as database:
+        answer = answer_sql(
+            model, database, "How many cancelled orders?", sql_settings(context), Timer()
+        )
+    assert answer.result is not None and answer.result.rows == [[0]]
