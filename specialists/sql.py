@@ -159,8 +159,10 @@ def sql_grammar(database: SqlDatabase, dialect: str, *, ground_values: bool = Tr
 
 
 def value_problem(database: SqlDatabase, sql: str, dialect: str) -> str | None:
-    """Why ``sql`` compares a column with a value it never holds, or None (see
-    :func:`tools.sql.values.unknown_value`)."""
+    """Why ``sql`` compares a column with a value it never holds, or None.
+
+    See :func:`tools.sql.values.unknown_value`.
+    """
     return unknown_value(
         sql,
         dialect=_normalize(dialect),

@@ -68,7 +68,7 @@ def unknown_value(
         return None
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
-        schema = {
+        schema: dict[str, object] = {
             table: {column: "TEXT" for column in columns} for table, columns in tables.items()
         }
         tree = qualify(tree, dialect=dialect, schema=schema, validate_qualify_columns=False)
