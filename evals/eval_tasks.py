@@ -40,6 +40,7 @@ CONFIGS: tuple[str, ...] = (
 FAMILIES: tuple[str, ...] = ("base-prompted", "fine-tuned")
 """The two models compared; each is run with both decodings."""
 
+
 def _family(config: str) -> str:
     return config.split("/", 1)[0]
 

@@ -161,8 +161,9 @@ def record(report: Sequence[dict[str, Any]], adapters_dir: Path, data: Path) -> 
         "date": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "set": str(data.name),
         "scores": {
-            run["label"]: {k: round(run[k], 4) if isinstance(run[k], float) else run[k]
-                           for k in keep}
+            run["label"]: {
+                k: round(run[k], 4) if isinstance(run[k], float) else run[k] for k in keep
+            }
             for run in report
         },  # fmt: skip
     }

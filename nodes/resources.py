@@ -9,20 +9,26 @@ wants a fresh process state. Chat models are cached by the runtime itself.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 import runtime
 from graph.context import Context
+from specialists.scope import Cues, cues_of, standard_describes
 from tools.salesforce import (
     SalesforceClient,
     SalesforceCredentials,
     SalesforceError,
     missing_credentials_message,
 )
-from tools.salesforce_limits import parse_objects
-from tools.sql import SqlDatabase
+from tools.salesforce_limits import DEFAULT_OBJECTS, parse_objects
+from tools.sql import SqlDatabase, SqlToolError
+
+logger = logging.getLogger(__name__)
 
 _databases_lock = threading.Lock()
 _clients_lock = threading.Lock()
@@ -100,6 +106,38 @@ def salesforce_client(context: Context) -> SalesforceClient:
             )
             _clients[key] = shared
         return shared
+
+
+def org_describes(context: Context) -> dict[str, Mapping[str, Any]]:
+    """The describe() of each object the Salesforce specialist may use.
+
+    From the configured org when there is one (cached by its client); without one, or
+    when the org cannot be reached, the standard objects as the offline sandbox describes
+    them.
+    """
+    allowed = parse_objects(context.salesforce_objects)
+    names = sorted(allowed) if allowed else sorted(DEFAULT_OBJECTS)
+    if context.salesforce_client is not None or context.salesforce_credentials is not None:
+        try:
+            client = salesforce_client(context)
+            return {name: client.describe(name) for name in names}
+        except (SalesforceError, OSError) as exc:
+            logger.info("routing without the org's own metadata: %s", exc)
+    return standard_describes(names)
+
+
+def cues(context: Context) -> Cues:
+    """The router's cues for the context's database and org (see :mod:`specialists.scope`).
+
+    A database that cannot be opened leaves the SQL system unknown: the router still
+    plans, and the SQL sub-task then says why the database is unavailable.
+    """
+    handle: SqlDatabase | None = None
+    try:
+        handle = database(context)
+    except (SqlToolError, OSError) as exc:
+        logger.info("routing without the database's schema: %s", exc)
+    return cues_of(handle, org_describes(context))
 
 
 def close_all() -> None:

@@ -18,7 +18,13 @@ from graph.context import Context
 from graph.state import RouteInfo, State, TaskInput, TaskResult
 from nodes import resources
 from specialists.base import SUBTASK_ERRORS, Timer
-from specialists.router import ROUTER, plan_by_rules, plan_with_model
+from specialists.router import ROUTER, out_of_scope, plan_by_rules, plan_with_model
+
+OUT_OF_SCOPE = (
+    "None of the specialists can answer this: it names nothing that the SQL database or the "
+    "Salesforce org holds, and it asks for no summary."
+)
+"""The answer to a request outside every system's scope."""
 
 
 def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -41,8 +47,9 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             f"The request is {len(request):,} characters long; the limit is "
             f"{context.max_request_chars:,} (SLM_MAX_REQUEST_CHARS). Shorten it or split it."
         )
+    cues = resources.cues(context)
     if context.router_rules:
-        planned = plan_by_rules(request)
+        planned = plan_by_rules(request, cues)
         if planned is not None:
             route = RouteInfo(
                 path="rules",
@@ -50,6 +57,8 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 note="every clause matched exactly one specialist",
             )
             return {"route": route, "plan": planned, "results": None, "answer": ""}
+    if out_of_scope(request, cues):
+        return reject(OUT_OF_SCOPE)
     try:
         model = resources.chat_model(context, ROUTER.name)
         tasks, error = plan_with_model(
@@ -60,10 +69,7 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if tasks is None:
         return reject(error or "The router model wrote no plan.")
     if not tasks:
-        return reject(
-            "No specialist can serve this request: it is not about the sales "
-            "database, the Salesforce org, or a text to summarise."
-        )
+        return reject(OUT_OF_SCOPE)
     route = RouteInfo(
         path="model", seconds=time.perf_counter() - started, note="planned by the router model"
     )

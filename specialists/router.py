@@ -25,6 +25,7 @@ from specialists.base import (
     invoke_structured,
     system_turns,
 )
+from specialists.scope import Cues
 
 MAX_TASKS = 5
 """Most sub-tasks one plan may hold."""
@@ -54,25 +55,13 @@ class Plan(BaseModel):
     )
 
 
-SPECIALIST_PATTERNS: dict[str, re.Pattern[str]] = {
-    "summarize": re.compile(
-        r"\b(summari[sz]e|summary|summari[sz]ing|tl;?dr|recap|condense|sum up|"
-        r"in (?:one|a|two|three) sentences?)\b",
-        re.IGNORECASE,
-    ),
-    "salesforce": re.compile(
-        r"\b(salesforce|soql|crm|accounts?|contacts?|opportunit(?:y|ies)|leads?|cases?|"
-        r"pipeline|stage ?names?|closed won|closed lost)\b",
-        re.IGNORECASE,
-    ),
-    "sql": re.compile(
-        r"\b(database|sql|sales ?reps?|representatives?|customers?|products?|orders?|"
-        r"order items?|revenue|unit prices?|shipped|delivered|cancell?ed|canceled|returned|"
-        r"segments?)\b",
-        re.IGNORECASE,
-    ),
-}
-"""Words that clearly belong to one specialist's domain."""
+SUMMARIZE_PATTERN = re.compile(
+    r"\b(summari[sz]e|summary|summari[sz]ing|tl;?dr|recap|condense|sum up|"
+    r"in (?:one|a|two|three) sentences?)\b",
+    re.IGNORECASE,
+)
+"""Words that ask for a summary. Which system a clause is about comes from the live
+schemas' names instead (:mod:`specialists.scope`)."""
 
 _CLAUSE_SPLIT = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and then|then)\b\s+", re.IGNORECASE)
 _LEADING_JOINER = re.compile(r"^(?:and\s+|then\s+|also\s+|finally\s+|please\s+)+", re.IGNORECASE)
@@ -99,17 +88,25 @@ def split_clauses(request: str) -> list[str]:
     return [p for p in parts if p and re.search(r"\w", p)]
 
 
-def matching_specialists(clause: str) -> list[str]:
-    """Specialists whose patterns match ``clause``."""
-    return [name for name, pattern in SPECIALIST_PATTERNS.items() if pattern.search(clause)]
+def matching_specialists(clause: str, cues: Cues) -> list[str]:
+    """Specialists ``clause`` names: summarize by its words, a system by its own cues."""
+    found = ["summarize"] if SUMMARIZE_PATTERN.search(clause) else []
+    return found + cues.systems(clause)
 
 
-def plan_by_rules(request: str) -> list[SubTask] | None:
+def out_of_scope(request: str, cues: Cues) -> bool:
+    """Whether ``request`` names nothing any system holds and asks for no summary."""
+    return not SUMMARIZE_PATTERN.search(request) and not cues.any_named(request)
+
+
+def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
     """Plan ``request`` with the rules, or return None when the rules cannot decide.
 
     The rules decide only when every clause matches exactly one specialist (a
     ``summarize`` clause that refers back to an earlier clause counts as summarize);
-    a ``summarize`` clause then depends on the sub-task just before it.
+    a ``summarize`` clause then depends on the sub-task just before it. A clause matches
+    ``sql`` or ``salesforce`` when it names something only that system holds
+    (:meth:`specialists.scope.Cues.systems`).
     """
     with_text = _SUMMARIZE_WITH_TEXT.match(request)
     if with_text:
@@ -118,7 +115,7 @@ def plan_by_rules(request: str) -> list[SubTask] | None:
         return [SubTask(id=1, specialist="summarize", instruction=request.strip(), depends_on=None)]
     plan: list[SubTask] = []
     for clause in split_clauses(request):
-        found = matching_specialists(clause)
+        found = matching_specialists(clause, cues)
         refers_back = bool(plan) and bool(_BACK_REFERENCE.search(clause))
         if "summarize" in found and refers_back:
             found = ["summarize"]

@@ -117,8 +117,10 @@ def _describe(columns: list[str], rows: list[list[Any]], truncated: bool, reques
         return "The query returned no rows."
     if len(columns) == 1 and len(rows) == 1:
         return _single_value(columns[0], rows[0][0], request) + cut
-    if len(columns) == 2 and all(_number(r[1]) for r in rows) and not any(
-        _number(r[0]) for r in rows
+    if (
+        len(columns) == 2
+        and all(_number(r[1]) for r in rows)
+        and not any(_number(r[0]) for r in rows)
     ):
         return _grouped(columns, rows, request) + cut
     if len(columns) == 1:

@@ -128,9 +128,7 @@ def result_source(dependency: Mapping[str, Any]) -> tuple[Source, str]:
             request=dependency["instruction"],
         )
         return source, fallback
-    return Source.of_text(f"{context} {dependency['output']}"), lead_sentences(
-        dependency["output"]
-    )
+    return Source.of_text(f"{context} {dependency['output']}"), lead_sentences(dependency["output"])
 
 
 def text_source(text: str) -> tuple[Source, str]:

@@ -43,8 +43,7 @@ def format_table(columns: list[str], rows: list[list[Any]], limit: int = 10) -> 
         for i in range(len(columns))
     ]  # fmt: skip
     widths = [
-        max([len(str(c)), *(len(r[i]) for r in shown if i < len(r))])
-        for i, c in enumerate(columns)
+        max([len(str(c)), *(len(r[i]) for r in shown if i < len(r))]) for i, c in enumerate(columns)
     ]
 
     def line(cells: list[str]) -> str:

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from graph.context import Context
+from nodes import resources
+from specialists.scope import Cues
 from tools.demo_db import create_sqlite_db
 
 
@@ -12,6 +15,12 @@ from tools.demo_db import create_sqlite_db
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo database, built once per test session."""
     return create_sqlite_db(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+
+
+@pytest.fixture(scope="session")
+def demo_cues(demo_db: Path) -> Cues:
+    """The router's cues for the demo database and the offline sandbox org."""
+    return resources.cues(Context(database_url=str(demo_db), salesforce_credentials=None))
 
 
 @pytest.fixture(autouse=True)

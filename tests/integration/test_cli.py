@@ -29,8 +29,17 @@ def run_cli(
 def test_help_explains_every_command() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for word in ("setup", "ask", "resume", "approve", "reject", "sandbox", "history",
-                 "SLM_BACKEND", "exit status"):
+    for word in (
+        "setup",
+        "ask",
+        "resume",
+        "approve",
+        "reject",
+        "sandbox",
+        "history",
+        "SLM_BACKEND",
+        "exit status",
+    ):
         assert word in result.stdout
     ask = run_cli("ask", "--help")
     assert ask.returncode == 0 and "--thread" in ask.stdout and "--json" in ask.stdout

@@ -14,6 +14,7 @@ from tools.sql import SqlConnectionError, SqlDatabase, SqlExecutionError, SqlVal
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
+
 @pytest.fixture(scope="module")
 def pg_server(postgres_url: str) -> str:
     return postgres_url

@@ -101,7 +101,7 @@ def test_model_plan_fans_out_and_summary_waits_for_its_dependency(demo_db: Path)
     )
     steps: list[str] = []
     result = Dispatcher(InMemorySaver(), context).ask(
-        "Bitte: Bestellungen zählen, Interessenten zählen, zusammenfassen",
+        "Count the orders, count the leads, and put both together in a summary",
         on_step=lambda node, update: steps.append(node),
     )
     assert result.route is not None and result.route["path"] == "model"
@@ -143,18 +143,32 @@ def test_bad_requests_get_a_clear_answer(demo_db: Path, request_text: str, needl
     assert needle in result.answer
 
 
-def test_request_no_specialist_can_serve(demo_db: Path) -> None:
+def test_request_no_specialist_can_serve_ends_at_once(demo_db: Path) -> None:
     router = ScriptedChatModel.of(['{"tasks": []}'])
     result = Dispatcher(InMemorySaver(), make_context(demo_db, router=router)).ask(
         "What's the weather like tomorrow?"
     )
+    assert result.finished and result.plan == [] and result.results == []
+    assert result.route is not None and result.route["path"] == "rejected"
+    assert "None of the specialists can answer this" in result.answer
+    assert router.calls == []  # decided from the systems' names, before any model
+
+
+def test_an_empty_plan_from_the_router_model_is_the_same_refusal(demo_db: Path) -> None:
+    router = ScriptedChatModel.of(['{"tasks": []}'])
+    result = Dispatcher(InMemorySaver(), make_context(demo_db, router=router)).ask(
+        "Compare customers with accounts"
+    )
     assert result.finished and result.plan == []
-    assert "No specialist can serve this request" in result.answer
+    assert "None of the specialists can answer this" in result.answer
+    assert len(router.calls) == 1
 
 
 def test_invalid_router_output_is_reported(demo_db: Path) -> None:
     router = ScriptedChatModel.of(['{"tasks": [{"specialist": "poetry"}]}'])
-    result = Dispatcher(InMemorySaver(), make_context(demo_db, router=router)).ask("Write a poem")
+    result = Dispatcher(InMemorySaver(), make_context(demo_db, router=router)).ask(
+        "Compare customers with accounts"
+    )
     assert result.finished and result.plan == []
     assert "invalid plan" in result.answer
 
@@ -213,7 +227,7 @@ def test_unavailable_model_is_reported_in_the_answer(demo_db: Path) -> None:
     assert result.finished
     assert result.results[0]["status"] == "failed"
     assert "The SQL model is not available" in result.answer and "x.gguf" in result.answer
-    routed = dispatcher.ask("Tell me something interesting")
+    routed = dispatcher.ask("Compare customers with accounts")
     assert routed.finished and "router model is not available" in routed.answer
 
 

@@ -7,7 +7,8 @@ from langgraph.types import Send
 
 from graph.state import State, SubTask, TaskResult
 from nodes.router import dispatch_ready
-from specialists.router import Plan, PlannedTask, plan_by_rules, plan_from_model
+from specialists.router import Plan, PlannedTask, out_of_scope, plan_by_rules, plan_from_model
+from specialists.scope import Cues, build_cues, words_of
 
 
 @pytest.mark.parametrize(
@@ -33,9 +34,9 @@ from specialists.router import Plan, PlannedTask, plan_by_rules, plan_from_model
     ],
 )
 def test_rules_plan_clear_requests(
-    request_text: str, expected: list[tuple[str, int | None]]
+    request_text: str, expected: list[tuple[str, int | None]], demo_cues: Cues
 ) -> None:
-    plan = plan_by_rules(request_text)
+    plan = plan_by_rules(request_text, demo_cues)
     assert plan is not None
     assert [(t["specialist"], t["depends_on"]) for t in plan] == expected
     assert [t["id"] for t in plan] == list(range(1, len(expected) + 1))
@@ -47,20 +48,19 @@ def test_rules_plan_clear_requests(
         "What's the weather like tomorrow?",  # no specialist
         "Compare customers with accounts",  # sql and salesforce in one clause
         "Summarise it",  # nothing earlier to refer to, no text
-        "¿Cuántos clientes hay en cada segmento?",  # another language
         "Hello",
     ],
 )
-def test_rules_defer_to_the_model_when_unclear(request_text: str) -> None:
-    assert plan_by_rules(request_text) is None
+def test_rules_defer_to_the_model_when_unclear(request_text: str, demo_cues: Cues) -> None:
+    assert plan_by_rules(request_text, demo_cues) is None
 
 
-def test_rules_path_is_fast() -> None:
+def test_rules_path_is_fast(demo_cues: Cues) -> None:
     request = "How many orders were cancelled in 2024? Then summarise the result."
     runs = 2000
     started = time.perf_counter()
     for _ in range(runs):
-        plan_by_rules(request)
+        plan_by_rules(request, demo_cues)
     per_call = (time.perf_counter() - started) / runs
     # Not a benchmark (see `make bench`); a guard against a pathological regex.
     assert per_call < 0.01
@@ -123,11 +123,86 @@ def test_dispatch_with_empty_plan_goes_to_respond() -> None:
     assert dispatch_ready(State(request="r")) == "respond"
 
 
-def test_a_quoted_text_to_summarise_followed_by_a_question_goes_to_the_model() -> None:
+def test_a_quoted_text_to_summarise_followed_by_a_question_goes_to_the_model(
+    demo_cues: Cues,
+) -> None:
     text = '"Visit report: Black Mesa plans a new office. Budget approval is due in March."'
-    alone = plan_by_rules(f"Summarize the following text: {text}")
+    alone = plan_by_rules(f"Summarize the following text: {text}", demo_cues)
     assert alone is not None and [t["specialist"] for t in alone] == ["summarize"]
-    assert plan_by_rules(f"Summarize the following text: {text} Then how many orders?") is None
-    assert plan_by_rules(f"Summarise this: {text}, then list the open cases.") is None
-    unquoted = plan_by_rules("Summarise: the meeting went well. Then we left.")
+    assert (
+        plan_by_rules(f"Summarize the following text: {text} Then how many orders?", demo_cues)
+        is None
+    )
+    assert plan_by_rules(f"Summarise this: {text}, then list the open cases.", demo_cues) is None
+    unquoted = plan_by_rules("Summarise: the meeting went well. Then we left.", demo_cues)
     assert unquoted is not None and len(unquoted) == 1
+
+
+def test_schema_names_become_words() -> None:
+    assert words_of("order_items") == "order items"
+    assert words_of("StageName") == "stage name"
+    assert words_of("NumberOfEmployees") == "number of employees"
+    assert words_of("HTTPCode") == "http code"
+
+
+def test_cues_come_from_the_live_schema_so_a_new_database_routes_to_sql() -> None:
+    clinic = {
+        "patients": ["id", "full_name", "birth_date", "ward_id"],
+        "wards": ["id", "ward_name", "floor"],
+        "admissions": ["id", "patient_id", "admitted_on", "diagnosis"],
+    }
+    values = {("admissions", "diagnosis"): ["influenza", "fracture", "asthma"]}
+    cues = build_cues(tables=clinic, values=values, describes={})
+    for request in (
+        "How many patients were admitted with influenza?",
+        "list the wards on floor 3",
+        "how many admisions last year",  # misspelt
+    ):
+        plan = plan_by_rules(request, cues)
+        assert plan is not None and [t["specialist"] for t in plan] == ["sql"], request
+    # The demo domain's words mean nothing to this database.
+    assert plan_by_rules("How many orders were cancelled?", cues) is None
+    assert out_of_scope("How many orders were cancelled?", cues)
+
+
+def test_a_lexicon_word_counts_only_where_the_schema_has_its_name(demo_cues: Cues) -> None:
+    other = build_cues(tables={"books": ["id", "title", "author"]}, values=None, describes={})
+    assert demo_cues.systems("Show me the deals we closed") == ["salesforce"]
+    assert other.systems("Show me the deals we closed") == []
+    assert demo_cues.systems("Which reps were hired in 2024?") == ["sql"]
+
+
+def test_a_system_whose_schema_is_unknown_takes_what_names_no_other() -> None:
+    cues = build_cues(tables=None, values=None, describes={"Lead": {"fields": []}})
+    assert cues.systems("How many customers are there?") == ["sql"]
+    assert cues.systems("How many leads are there?") == ["salesforce"]
+    assert not out_of_scope("Tell me a joke", cues)
+
+
+def test_a_cue_both_systems_hold_decides_nothing(demo_cues: Cues) -> None:
+    assert demo_cues.systems("What industries are there?") == []
+    assert not out_of_scope("What industries are there?", demo_cues)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "What's the weather like in Paris tomorrow?",
+        "Tell me a joke",
+        "Book me a flight to Lisbon",
+    ],
+)
+def test_a_request_that_names_nothing_any_system_holds_is_out_of_scope(
+    request_text: str, demo_cues: Cues
+) -> None:
+    assert out_of_scope(request_text, demo_cues)
+
+
+def test_summaries_and_requests_about_the_systems_are_in_scope(demo_cues: Cues) -> None:
+    for request in (
+        "Summarise this note: the meeting moved to Friday.",
+        "how many custmers in germany",
+        "hot leads?",
+        "show escalated tickets",
+    ):
+        assert not out_of_scope(request, demo_cues), request

@@ -131,7 +131,7 @@ def test_a_grammar_refused_by_the_backend_fails_only_the_sql_sub_task(demo_db: P
             "summarize": ScriptedChatModel.of(["The letters a, b and c."]),
         },
     )
-    result = Dispatcher(InMemorySaver(), context).ask("x")
+    result = Dispatcher(InMemorySaver(), context).ask("Summarise a b c and count the customers")
     summary, sql = result.results
     assert result.finished
     assert sql["status"] == "failed"

@@ -123,7 +123,7 @@ def test_a_failed_step_is_one_plain_sentence(demo_db: Path) -> None:
         max_repairs=0,
         chat_models={"router": router, "sql": sql},
     )
-    result = Dispatcher(InMemorySaver(), settings    ).ask("count them")
+    result = Dispatcher(InMemorySaver(), settings).ask("count the customers and the leads")
     assert result.answer.startswith("Could not answer “How many customers?”: No valid SQL")
     assert "\n" not in result.answer
 
