@@ -120,8 +120,9 @@ class Cues:
                 self.phrases[system].add(cleaned)
 
     def named(self, text: str) -> dict[str, set[str]]:
-        """For each system, the cue phrases that ``text`` contains (misspelt by one letter in
-        a word of six letters or more still counts).
+        """For each system, the cue phrases that ``text`` contains.
+
+        A word of six letters or more still counts when misspelt by about one letter.
         """
         tokens = _WORD.findall(text.lower())
         joined = " " + " ".join(tokens) + " "
@@ -151,8 +152,9 @@ class Cues:
         return named
 
     def any_named(self, text: str) -> bool:
-        """Whether ``text`` names anything any system holds (a shared cue counts); always
-        true while a system's schema is unknown.
+        """Whether ``text`` names anything any system holds (a shared cue counts).
+
+        Always true while a system's schema is unknown.
         """
         return bool(self.unknown) or any(self.named(text).values())
 
