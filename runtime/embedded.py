@@ -436,8 +436,9 @@ class EmbeddedChatModel(BaseChatModel):
     """Stop sequences, merged with any passed to ``invoke``."""
     seed: int = 0
     """Sampling seed."""
-    repeat_penalty: float = 1.1
-    """Repetition penalty; 1.1 is Ollama's default, so both backends decode alike."""
+    repeat_penalty: float = 1.0
+    """Repetition penalty; none by default. Each specialist's Modelfile sets its own
+    (``PARAMETER repeat_penalty``), which Ollama reads too, so both backends decode alike."""
     specialist: str = ""
     """The specialist this model serves (for messages and metadata)."""
 

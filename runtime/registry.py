@@ -159,7 +159,7 @@ def _embedded(
         max_tokens=int(parameters.get("num_predict", 256)),
         stop=list(parameters.get("stop", [])),
         seed=int(parameters.get("seed", 0)),
-        repeat_penalty=float(parameters.get("repeat_penalty", 1.1)),
+        repeat_penalty=float(parameters.get("repeat_penalty", 1.0)),
         specialist=specialist,
     )
 

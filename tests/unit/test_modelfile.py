@@ -320,3 +320,16 @@ def test_the_project_modelfiles_parse(specialist: str) -> None:
 def test_modelfile_path_rejects_unknown_specialists() -> None:
     with pytest.raises(ValueError, match="router, salesforce, sql, summarize"):
         modelfile_path("poet")
+
+
+@pytest.mark.parametrize(
+    ("specialist", "penalty"),
+    [("sql", 1.0), ("salesforce", 1.0), ("router", 1.0), ("summarize", 1.1)],
+)
+def test_each_specialist_sets_its_repeat_penalty_in_its_modelfile(
+    specialist: str, penalty: float
+) -> None:
+    from runtime.registry import load_modelfile
+
+    # Structured output repeats tokens on purpose (the zeros of an Id): no penalty there.
+    assert load_modelfile(specialist).parameters["repeat_penalty"] == penalty
