@@ -236,10 +236,18 @@ class Rejected(Exception):
         error: Why it was rejected (sent back to the model for a repair).
         final: True when no repair can help (the system refused for good); ``final_text``
             then says why, for the sub-task's output.
+        repair_options: Decoding keywords for the repairs that follow, in place of the
+            first attempt's (a narrower schema that keeps the repair on the same task).
     """
 
     def __init__(
-        self, shown: str, error: str, *, final: bool = False, final_text: str = ""
+        self,
+        shown: str,
+        error: str,
+        *,
+        final: bool = False,
+        final_text: str = "",
+        repair_options: dict[str, Any] | None = None,
     ) -> None:
         """Record the verdict."""
         super().__init__(error)
@@ -247,6 +255,7 @@ class Rejected(Exception):
         self.error = error
         self.final = final
         self.final_text = final_text or error
+        self.repair_options = repair_options
 
 
 @dataclass
@@ -330,6 +339,8 @@ def repair_loop(
                 return outcome
             if policy is not None:
                 messages += [reply, HumanMessage(policy.prompt(rejected.error, request))]
+            if rejected.repair_options is not None:
+                options = rejected.repair_options
             continue
         finally:
             timer.add("tool", since)

@@ -9,12 +9,16 @@ preview, unless the caller pre-approves it (the approval and the exactly-once wr
 
 from __future__ import annotations
 
+import difflib
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 import runtime
 from prompts.render import render
@@ -38,12 +42,21 @@ from specialists.base import (
 )
 from specialists.text import describe_rows
 from tools.salesforce import (
+    KEY_PREFIXES,
     ActionRequest,
     ActionResult,
     AnyAction,
     SalesforceClient,
     SalesforceError,
     is_write,
+)
+from tools.salesforce.actions import (
+    CreateAction,
+    DeleteAction,
+    DescribeAction,
+    GetAction,
+    QueryAction,
+    UpdateAction,
 )
 
 
@@ -134,12 +147,28 @@ def answer_salesforce(
     messages = SALESFORCE.messages(settings.system, request, fewshot=fewshot)
     answer = SalesforceAnswer()
 
+    request_ids = ids_in(request)
+    first_kind: list[str] = []
+
     def check(reply: AIMessage) -> tuple[AnyAction, str]:
         parsed, error = parse_reply(reply, ActionRequest)
         if parsed is None:
             raise Rejected(str(reply.content), f"the action does not fit the schema: {error}")
         action = parsed.action
+        if not first_kind:
+            first_kind.append(action.action)
+        kind = first_kind[0]
+        stay = {"format": kind_schema(kind)}
+        if action.action != kind:
+            raise Rejected(
+                action.model_dump_json(),
+                f"the request asks for a {kind} action; write a {kind} action",
+                repair_options=stay,
+            )
+        action, id_problem = copy_ids(action, request_ids)
         shown = action.model_dump_json()
+        if id_problem is not None:
+            raise Rejected(shown, id_problem, final=True)
         try:
             action = client.validate_action(action)
             sobject = getattr(action, "sobject", "")
@@ -149,7 +178,13 @@ def answer_salesforce(
                 answer.result = client.run(action, row_limit=settings.row_limit)
         except SalesforceError as exc:
             final = f"Salesforce refused the action: {exc.message}"
-            raise Rejected(shown, exc.message, final=not exc.retryable, final_text=final) from exc
+            raise Rejected(
+                shown,
+                exc.message,
+                final=not exc.retryable,
+                final_text=final,
+                repair_options=stay,
+            ) from exc
         return action, shown
 
     outcome = repair_loop(
@@ -166,6 +201,85 @@ def answer_salesforce(
     answer.attempts = outcome.attempts
     answer.stopped = outcome.stopped
     return answer
+
+
+_KINDS: dict[str, type[BaseModel]] = {
+    "query": QueryAction,
+    "get": GetAction,
+    "create": CreateAction,
+    "update": UpdateAction,
+    "delete": DeleteAction,
+    "describe": DescribeAction,
+}
+
+
+@functools.lru_cache(maxsize=len(_KINDS))
+def kind_schema(kind: str) -> dict[str, Any]:
+    """The JSON schema of an ``ActionRequest`` that holds only a ``kind`` action.
+
+    A repair decodes under it, so a query is never repaired into a write, nor a write into
+    another kind of write.
+    """
+    narrowed = create_model(
+        f"{kind.title()}Request",
+        __config__=ConfigDict(extra="forbid"),
+        action=(_KINDS[kind], Field(description=f"The one {kind} action.")),
+    )
+    return narrowed.model_json_schema()
+
+
+_ID = re.compile(r"\b[a-zA-Z0-9]{18}\b|\b[a-zA-Z0-9]{15}\b")
+
+
+def ids_in(text: str) -> list[str]:
+    """The record Ids written in ``text`` (15 or 18 characters, with a digit), in order."""
+    found: list[str] = []
+    for match in _ID.finditer(text):
+        token = match.group(0)
+        if any(ch.isdigit() for ch in token) and token not in found:
+            found.append(token)
+    return found
+
+
+def _closest(written: str, allowed: list[str], prefix: str | None) -> str:
+    fitting = [i for i in allowed if prefix is None or i.startswith(prefix)] or allowed
+    return max(fitting, key=lambda i: difflib.SequenceMatcher(None, written, i).ratio())
+
+
+def copy_ids(action: AnyAction, allowed: list[str]) -> tuple[AnyAction, str | None]:
+    """Put Ids from the request where the model wrote a record Id; say why not if it can't.
+
+    The model chooses which Id goes where; the runtime copies it, so an Id is never
+    retyped (a missing zero, a letter's case). An Id the request does not hold is replaced
+    by the request's Id nearest to it (of the same object where the prefix tells); a
+    get, update or delete when the request holds no Id at all cannot be done.
+    """
+    updates: dict[str, Any] = {}
+    record_id = getattr(action, "record_id", None)
+    if record_id is not None:
+        if not allowed:
+            return action, (
+                f"a {action.action} needs the record's Id, and the request gives none; "
+                "find the record first (a query), then ask again with its Id"
+            )
+        if record_id not in allowed:
+            prefix = KEY_PREFIXES.get(getattr(action, "sobject", ""))
+            updates["record_id"] = _closest(record_id, allowed, prefix)
+    values = getattr(action, "values", None)
+    if values:
+        fixed = dict(values)
+        for name, value in values.items():
+            if (
+                allowed
+                and name.endswith("Id")
+                and isinstance(value, str)
+                and len(value) in (15, 18)
+                and value not in allowed
+            ):
+                fixed[name] = _closest(value, allowed, None)
+        if fixed != values:
+            updates["values"] = fixed
+    return (action.model_copy(update=updates) if updates else action), None
 
 
 def outcome_text(result: ActionResult, action: dict[str, Any]) -> str:

@@ -546,3 +546,95 @@ def test_translation_errors(soql: str, code: str) -> None:
     with pytest.raises(SoqlValidationError) as info:
         translate(soql, today=WEDNESDAY)
     assert info.value.code == code
+
+
+# --------------------------------------------------------------------------------------
+# Grounding: Ids copied from the request, repairs that keep the action kind
+# --------------------------------------------------------------------------------------
+
+
+def _answer(client: SalesforceClient, request: str, replies: list[dict[str, Any]]) -> Any:
+    from specialists.base import Timer
+    from specialists.salesforce import SalesforceSettings, answer_salesforce
+    from tests.fakes import ScriptedChatModel
+
+    model = ScriptedChatModel.of([json.dumps({"action": r}) for r in replies], repeat_last=True)
+    answer = answer_salesforce(model, client, request, SalesforceSettings(max_repairs=2), Timer())
+    return answer, model
+
+
+def test_a_retyped_id_is_replaced_by_the_one_the_request_holds(client: SalesforceClient) -> None:
+    lead = make_id("Lead", 7)
+    retyped = lead[:5] + lead[6:] + "0"  # one zero dropped, one added at the end
+    answer, _ = _answer(
+        client,
+        f"Set the rating of lead {lead} to Cold.",
+        [
+            {
+                "action": "update",
+                "sobject": "Lead",
+                "record_id": retyped,
+                "values": {"Rating": "Cold"},
+            }
+        ],
+    )
+    assert answer.action is not None and answer.action.record_id == lead
+    assert len(answer.attempts) == 1 and lead in answer.attempts[0]["query"]
+
+
+def test_the_id_nearest_of_the_right_object_is_chosen(client: SalesforceClient) -> None:
+    from specialists.salesforce import copy_ids, ids_in
+
+    account, contact = make_id("Account", 4), make_id("Contact", 4)
+    request = f"Link contact {contact} to account {account}."
+    assert ids_in(request) == [contact, account]
+    garbled = "001" + contact[3:9] + contact[10:] + "Q"  # an Account prefix, a digit lost
+    action = parse(
+        {
+            "action": "update",
+            "sobject": "Contact",
+            "record_id": garbled,
+            "values": {"AccountId": account.lower()},
+        }
+    )
+    copied, problem = copy_ids(action, ids_in(request))
+    assert problem is None and copied.record_id == contact  # a Contact Id for a Contact
+    assert copied.values["AccountId"] == account
+
+
+def test_a_write_to_a_record_the_request_does_not_name_is_not_guessed(
+    client: SalesforceClient, org: SchemaOrg
+) -> None:
+    answer, model = _answer(
+        client,
+        "Delete the lead from Acme.",
+        [{"action": "delete", "sobject": "Lead", "record_id": make_id("Lead", 3)}],
+    )
+    assert answer.action is None and len(model.calls) == 1  # final: no repair invents an Id
+    assert "the request gives none" in answer.stopped
+    assert not any(call[0] == "delete" for call in org.calls)
+
+
+def test_a_repair_keeps_the_action_kind_of_the_first_attempt(client: SalesforceClient) -> None:
+    from specialists.salesforce import kind_schema
+
+    answer, model = _answer(
+        client,
+        "Who are our CEOs?",
+        [
+            {"action": "query", "soql": "SELECT LastName FROM Contact WHERE Titlez = 'CEO'"},
+            {
+                "action": "update",
+                "sobject": "Lead",
+                "record_id": make_id("Lead", 1),
+                "values": {"Rating": "No such field Ratingz"},
+            },  # fmt: skip
+            {"action": "query", "soql": "SELECT LastName FROM Contact WHERE Title = 'CEO'"},
+        ],
+    )
+    assert answer.action is not None and answer.action.action == "query"
+    assert "write a query action" in (answer.attempts[1]["error"] or "")
+    # The repairs decode under a schema that holds only query actions.
+    assert model.calls[0][1]["format"] != kind_schema("query")
+    assert model.calls[1][1]["format"] == kind_schema("query")
+    assert '"update"' not in json.dumps(kind_schema("query"))
