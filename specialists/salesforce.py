@@ -98,12 +98,15 @@ class SalesforceSettings:
         row_limit: Most rows kept from a query.
         system: The SYSTEM text ('' for a model that brings its own).
         preapproved: Whether a write of ``(sobject, action)`` may run without a human.
+        ground: Copy record Ids from the request and keep repairs on the first attempt's
+            action kind (off only to measure what they change).
     """
 
     max_repairs: int = 2
     row_limit: int = 50
     system: str = ""
     preapproved: Callable[[str, str], bool] = lambda sobject, action: False
+    ground: bool = True
 
 
 @dataclass
@@ -158,14 +161,16 @@ def answer_salesforce(
         if not first_kind:
             first_kind.append(action.action)
         kind = first_kind[0]
-        stay = {"format": kind_schema(kind)}
-        if action.action != kind:
+        stay = {"format": kind_schema(kind)} if settings.ground else None
+        if settings.ground and action.action != kind:
             raise Rejected(
                 action.model_dump_json(),
                 f"the request asks for a {kind} action; write a {kind} action",
                 repair_options=stay,
             )
-        action, id_problem = copy_ids(action, request_ids)
+        id_problem = None
+        if settings.ground:
+            action, id_problem = copy_ids(action, request_ids)
         shown = action.model_dump_json()
         if id_problem is not None:
             raise Rejected(shown, id_problem, final=True)
