@@ -115,7 +115,12 @@ def _p50(values: list[float]) -> float:
 
 
 def eval_sql(
-    items: list[dict[str, Any]], res: Resources, *, ground: bool, progress: Callable[[str], None]
+    items: list[dict[str, Any]],
+    res: Resources,
+    *,
+    ground: bool,
+    progress: Callable[[str], None],
+    votes: int = 1,
 ) -> dict[str, Any]:
     """Run the SQL specialist on each question; score by the rows it returns."""
     database = res.database
@@ -124,6 +129,7 @@ def eval_sql(
         dialect=res.context.sql_dialect,
         decoding=res.context.sql_decoding,
         ground_values=ground,
+        votes=votes,
         max_repairs=res.context.max_repairs,
         row_limit=2000,
         system=res.system("sql"),
@@ -433,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", action="store_true", help="grounding off, to compare with it on"
     )
+    parser.add_argument(
+        "--votes", type=int, default=1, help="SQL candidates per question (1: no voting)"
+    )
     parser.add_argument("--json", type=Path, help="also write every item's outcome here")
     args = parser.parse_args(argv)
     chosen = args.set or list(SETS)
@@ -459,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in chosen:
             items = load(name)[: args.limit or None]
             if name == "sql":
-                results[name] = eval_sql(items, res, ground=ground, progress=progress)
+                results[name] = eval_sql(
+                    items, res, ground=ground, progress=progress, votes=args.votes
+                )
             elif name == "salesforce":
                 assert client is not None
                 results[name] = eval_salesforce(
@@ -473,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                     items, res, client, ground=ground, progress=progress
                 )
     print(file=sys.stderr)
-    print_report(results, "grounding off" if args.baseline else "grounding on")
+    label = "grounding off" if args.baseline else "grounding on"
+    print_report(results, label + (f", {args.votes} SQL votes" if args.votes > 1 else ""))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

@@ -151,6 +151,11 @@ class Context:
     rejected with the column's values and repaired. Env: SLM_SQL_GROUND_VALUES (``0``
     disables)."""
 
+    sql_votes: int = field(default_factory=lambda: int(os.environ.get("SLM_SQL_VOTES", "1")))
+    """Candidate queries per SQL question: 1 (the default) writes one; with k > 1, k - 1
+    more are sampled, each validated and run, the answer is the result most of them
+    return, and it says so when they disagree. Env: SLM_SQL_VOTES."""
+
     max_repairs: int = field(default_factory=lambda: int(os.environ.get("SLM_MAX_REPAIRS", "2")))
     """How many times a rejected SQL / SOQL is sent back to the model with the error.
     Env: SLM_MAX_REPAIRS."""
@@ -273,6 +278,8 @@ class Context:
                 f"unknown SQL decoding {self.sql_decoding!r}: choose grammar or free "
                 "(SLM_SQL_DECODING)"
             )
+        if not 1 <= self.sql_votes <= 9:
+            raise ValueError("sql_votes must be 1 to 9 (SLM_SQL_VOTES)")
         if self.max_repairs < 0:
             raise ValueError("max_repairs must be 0 or more")
         if self.row_limit < 1:

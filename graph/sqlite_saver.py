@@ -206,8 +206,7 @@ class AsyncCompactSqliteSaver(AsyncSqliteSaver):
     ) -> AsyncIterator[CheckpointTuple]:
         """Checkpoints, newest first, with their channel values filled in."""
         found = [
-            item
-            async for item in super().alist(config, filter=filter, before=before, limit=limit)
+            item async for item in super().alist(config, filter=filter, before=before, limit=limit)
         ]
         for item in found:
             yield await self._filled(item)

@@ -23,6 +23,7 @@ def sql_settings(context: Context) -> SqlSettings:
         dialect=context.sql_dialect,
         decoding=context.sql_decoding,
         ground_values=context.sql_ground_values,
+        votes=context.sql_votes,
         max_repairs=context.max_repairs,
         row_limit=context.row_limit,
         timeout_s=context.query_timeout_s,
@@ -72,7 +73,14 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
         make_result(
             task,
             status="ok",
-            output=describe_rows(result.columns, result.rows, result.truncated),
+            output=" ".join(
+                part
+                for part in (
+                    describe_rows(result.columns, result.rows, result.truncated),
+                    answer.agreement_note(),
+                )
+                if part
+            ),
             timer=timer,
             query=result.sql,
             columns=result.columns,

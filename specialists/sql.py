@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 import runtime
 from prompts.render import render
 from prompts.sql import SQL_EXAMPLES, SQL_REPAIR_PROMPT, SQL_SCHEMA_PROMPT
 from specialists.base import (
+    SUBTASK_ERRORS,
     Attempt,
     Outcome,
     Rejected,
@@ -28,6 +30,7 @@ from specialists.base import (
     Specialist,
     Timer,
     Turn,
+    invoke_text,
     repair_loop,
     system_turns,
 )
@@ -82,6 +85,9 @@ class SqlSettings:
         decoding: ``grammar`` (when the runtime supports it) or ``free``.
         ground_values: Compare low-cardinality text columns only with values they hold
             (in the grammar, and checked after validation).
+        votes: Candidate queries per question (1: no voting). With more, the extra
+            candidates are sampled, each validated and run, and the answer is the result
+            most of them return.
         max_repairs: Repairs allowed after the first attempt.
         row_limit: Most rows kept from a query.
         timeout_s: A query's time limit.
@@ -91,6 +97,7 @@ class SqlSettings:
     dialect: str = "sqlite"
     decoding: str = "grammar"
     ground_values: bool = True
+    votes: int = 1
     max_repairs: int = 2
     row_limit: int = 50
     timeout_s: float = 10.0
@@ -110,10 +117,23 @@ class SqlAnswer:
     """``grammar`` or ``free``: how the model's text was decoded."""
     stopped: str | None = None
     """Why no query was accepted before the attempts ran out (the model is unavailable)."""
+    agreement: tuple[int, int] | None = None
+    """With voting: how many of the candidates that ran returned the chosen result, of
+    how many ran."""
 
     def failure(self, max_repairs: int) -> str:
         """The sub-task's output when no query ran."""
         return Outcome(attempts=self.attempts, stopped=self.stopped).failure("SQL", max_repairs)
+
+    def agreement_note(self) -> str:
+        """A sentence saying that the candidates disagreed, or '' when they agreed."""
+        if self.agreement is None or self.agreement[0] == self.agreement[1]:
+            return ""
+        agreed, ran = self.agreement
+        return (
+            f"The candidate queries disagreed: {agreed} of {ran} returned this result, "
+            "so it may be wrong."
+        )
 
 
 def sql_decoding(model: BaseChatModel, requested: str) -> Decoding:
@@ -246,6 +266,7 @@ def answer_sql(
             raise Rejected(sql, exc.message) from exc
         return result, sql
 
+    first_messages = list(messages)
     outcome: Outcome[QueryResult] = repair_loop(
         SQL,
         model,
@@ -256,9 +277,59 @@ def answer_sql(
         timer=timer,
         options=options,
     )
-    return SqlAnswer(
+    answer = SqlAnswer(
         result=outcome.value,
         attempts=outcome.attempts,
         decoding=decoding,
         stopped=outcome.stopped,
     )
+    if outcome.value is not None and settings.votes > 1:
+        _vote(answer, model, first_messages, check, settings.votes, timer, options)
+    return answer
+
+
+VOTE_TEMPERATURE = 0.7
+"""Sampling temperature of the extra candidates when voting."""
+
+
+def _result_key(result: QueryResult) -> str:
+    return repr(sorted(repr(row) for row in result.rows))
+
+
+def _vote(
+    answer: SqlAnswer,
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    check: Callable[[AIMessage], tuple[QueryResult, str]],
+    votes: int,
+    timer: Timer,
+    options: dict[str, Any],
+) -> None:
+    """Sample ``votes - 1`` more candidates; keep the result most of them return.
+
+    Each candidate is validated and run like the first; one that is rejected casts no
+    vote. On a tie the first (greedy) query's result stands.
+    """
+    assert answer.result is not None
+    results = [answer.result]
+    for seed in range(1, votes):
+        sampled = runtime.repair_variant(model, temperature=VOTE_TEMPERATURE, seed=seed)
+        try:
+            reply = invoke_text(sampled, messages, timer, **options)
+        except SUBTASK_ERRORS:
+            break
+        since = time.perf_counter()
+        try:
+            result, _ = check(reply)
+        except Rejected:
+            continue
+        finally:
+            timer.add("tool", since)
+        results.append(result)
+    groups: dict[str, list[QueryResult]] = {}
+    for result in results:
+        groups.setdefault(_result_key(result), []).append(result)
+    first_key = _result_key(answer.result)
+    best = max(groups, key=lambda key: (len(groups[key]), key == first_key))
+    answer.result = groups[best][0]
+    answer.agreement = (len(groups[best]), len(results))

@@ -121,3 +121,45 @@ def test_grounding_off_lets_the_invented_value_run(demo_db: Path) -> None:
             model, database, "How many cancelled orders?", sql_settings(context), Timer()
         )
     assert answer.result is not None and answer.result.rows == [[0]]
+
+
+def test_voting_keeps_the_result_most_candidates_return_and_says_they_disagreed(
+    demo_db: Path,
+) -> None:
+    model = ScriptedChatModel.of(
+        [
+            "SELECT COUNT(*) FROM orders WHERE status = 'returned'",
+            "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'",
+            "DROP TABLE orders",  # rejected: casts no vote
+            "SELECT COUNT(*) AS n FROM orders WHERE orders.status = 'cancelled'",
+        ]
+    )
+    context = Context(chat_models={"sql": model}, sql_decoding="free", sql_votes=4)
+    with SqlDatabase.open(str(demo_db)) as database:
+        cancelled = database.execute("SELECT COUNT(*) FROM orders WHERE status = 'cancelled'")
+        answer = answer_sql(
+            model, database, "How many cancelled orders?", sql_settings(context), Timer()
+        )
+    assert len(model.calls) == 4
+    assert answer.result is not None and answer.result.rows == cancelled.rows
+    assert answer.agreement == (2, 3)
+    assert "2 of 3" in answer.agreement_note()
+
+
+def test_voting_that_agrees_says_nothing_and_a_tie_keeps_the_first(demo_db: Path) -> None:
+    same = "SELECT COUNT(*) FROM customers"
+    model = ScriptedChatModel.of([same, same, same])
+    context = Context(chat_models={"sql": model}, sql_decoding="free", sql_votes=3)
+    with SqlDatabase.open(str(demo_db)) as database:
+        answer = answer_sql(model, database, "How many customers?", sql_settings(context), Timer())
+        assert answer.agreement == (3, 3) and answer.agreement_note() == ""
+        tie = ScriptedChatModel.of([same, "SELECT COUNT(*) FROM products"])
+        context = Context(chat_models={"sql": tie}, sql_decoding="free", sql_votes=2)
+        answer = answer_sql(tie, database, "How many customers?", sql_settings(context), Timer())
+    assert answer.result is not None and answer.result.rows == [[200]]
+    assert answer.agreement == (1, 2)
+
+
+def test_votes_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="sql_votes"):
+        Context(sql_votes=0)
