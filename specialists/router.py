@@ -63,7 +63,9 @@ SUMMARIZE_PATTERN = re.compile(
 """Words that ask for a summary. Which system a clause is about comes from the live
 schemas' names instead (:mod:`specialists.scope`)."""
 
-_CLAUSE_SPLIT = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and then|then)\b\s+", re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(
+    r"(?<=[.?!;])\s+|,?\s+\b(?:and then|then)\b\s+|,\s+(?:and\s+)?also\s+", re.IGNORECASE
+)
 _LEADING_JOINER = re.compile(r"^(?:and\s+|then\s+|also\s+|finally\s+|please\s+)+", re.IGNORECASE)
 _BACK_REFERENCE = re.compile(
     r"\b(it|that|this|them|these|those|the (?:results?|answer|above|output|rows|data|list|"
@@ -83,7 +85,7 @@ _QUOTED_THEN_MORE = re.compile(r'^\s*"[^"]*"\W*\w', re.DOTALL)
 
 
 def split_clauses(request: str) -> list[str]:
-    """Split a request into clauses at sentence ends, semicolons and ``then``."""
+    """Split a request into clauses at sentence ends, semicolons, ``then`` and ``, and also``."""
     parts = [_LEADING_JOINER.sub("", p.strip()) for p in _CLAUSE_SPLIT.split(request)]
     return [p for p in parts if p and re.search(r"\w", p)]
 

@@ -206,3 +206,17 @@ def test_summaries_and_requests_about_the_systems_are_in_scope(demo_cues: Cues) 
         "show escalated tickets",
     ):
         assert not out_of_scope(request, demo_cues), request
+
+
+def test_a_summary_and_another_question_in_one_clause_are_both_planned(demo_cues: Cues) -> None:
+    plan = plan_by_rules(
+        "List the open cases in Salesforce, then summarise that, and also give me the total "
+        "revenue of Retail customers.",
+        demo_cues,
+    )
+    assert plan is not None
+    assert [(t["specialist"], t["depends_on"]) for t in plan] == [
+        ("salesforce", None),
+        ("summarize", 1),
+        ("sql", None),
+    ]
