@@ -49,7 +49,7 @@ from specialists.base import Timer
 from specialists.router import out_of_scope, plan_by_rules, plan_with_model
 from specialists.salesforce import SalesforceSettings, answer_salesforce, ids_in
 from specialists.scope import Cues, cues_of, standard_describes
-from specialists.sql import SqlSettings, answer_sql, value_problem
+from specialists.sql import DECLINED, SqlSettings, answer_sql, value_problem
 from tools.salesforce import ActionRequest, SalesforceClient, SalesforceError
 from tools.salesforce_limits import DEFAULT_OBJECTS
 from tools.sql import SqlDatabase
@@ -121,6 +121,7 @@ def eval_sql(
     ground: bool,
     progress: Callable[[str], None],
     votes: int = 1,
+    sampled_repairs: bool | None = None,
 ) -> dict[str, Any]:
     """Run the SQL specialist on each question; score by the rows it returns."""
     database = res.database
@@ -130,6 +131,7 @@ def eval_sql(
         decoding=res.context.sql_decoding,
         ground_values=ground,
         votes=votes,
+        sampled_repairs=sampled_repairs,
         max_repairs=res.context.max_repairs,
         row_limit=2000,
         system=res.system("sql"),
@@ -145,6 +147,7 @@ def eval_sql(
             value_problem(database, attempt["query"], "sqlite") for attempt in answer.attempts
         )
         ran = answer.result is not None
+        declined = answer.stopped == DECLINED
         invented_final = ran and bool(value_problem(database, final, "sqlite"))
         right = ran and same_rows(answer.result.rows, gold.rows)  # type: ignore[union-attr]
         rows.append(
@@ -154,6 +157,7 @@ def eval_sql(
                 "shape": item.get("shape", []),
                 "right": right,
                 "ran": ran,
+                "declined": declined,
                 "attempts": len(answer.attempts),
                 "invented_value_tried": invented_any,
                 "invented_value_answered": invented_final,
@@ -165,7 +169,8 @@ def eval_sql(
     return _summary(
         rows,
         {
-            "no valid query": sum(not r["ran"] for r in rows),
+            "declined (in scope)": sum(r["declined"] for r in rows),
+            "no valid query": sum(not r["ran"] and not r["declined"] for r in rows),
             "invented value tried": sum(r["invented_value_tried"] for r in rows),
             "invented value answered": sum(r["invented_value_answered"] for r in rows),
             "wrong result": sum(r["ran"] and not r["right"] for r in rows),
@@ -190,6 +195,7 @@ def eval_salesforce(
     *,
     ground: bool,
     progress: Callable[[str], None],
+    sampled_repairs: bool | None = None,
 ) -> dict[str, Any]:
     """Run the Salesforce specialist on each request; score by action and records."""
     model = res.model("salesforce")
@@ -198,6 +204,7 @@ def eval_salesforce(
         row_limit=2000,
         system=res.system("salesforce"),
         ground=ground,
+        sampled_repairs=sampled_repairs,
     )
     rows: list[dict[str, Any]] = []
     for number, item in enumerate(items, start=1):
@@ -442,8 +449,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--votes", type=int, default=1, help="SQL candidates per question (1: no voting)"
     )
+    parser.add_argument(
+        "--repairs",
+        choices=["greedy", "sampled"],
+        help="decode repairs so instead of each specialist's own policy "
+        "(SQL: sampled, Salesforce: greedy)",
+    )
     parser.add_argument("--json", type=Path, help="also write every item's outcome here")
     args = parser.parse_args(argv)
+    sampled = None if args.repairs is None else args.repairs == "sampled"
     chosen = args.set or list(SETS)
     database = default_database_url()
     if not Path(database).exists():
@@ -469,12 +483,17 @@ def main(argv: list[str] | None = None) -> int:
             items = load(name)[: args.limit or None]
             if name == "sql":
                 results[name] = eval_sql(
-                    items, res, ground=ground, progress=progress, votes=args.votes
+                    items,
+                    res,
+                    ground=ground,
+                    progress=progress,
+                    votes=args.votes,
+                    sampled_repairs=sampled,
                 )
             elif name == "salesforce":
                 assert client is not None
                 results[name] = eval_salesforce(
-                    items, res, client, ground=ground, progress=progress
+                    items, res, client, ground=ground, progress=progress, sampled_repairs=sampled
                 )
             elif name == "router":
                 results[name] = eval_router(items, res, ground=ground, progress=progress)
@@ -485,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(file=sys.stderr)
     label = "grounding off" if args.baseline else "grounding on"
-    print_report(results, label + (f", {args.votes} SQL votes" if args.votes > 1 else ""))
+    label += f", {args.votes} SQL votes" if args.votes > 1 else ""
+    label += f", {args.repairs} repairs" if args.repairs else ""
+    print_report(results, label)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

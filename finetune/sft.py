@@ -18,6 +18,7 @@ from specialists import TRAINABLE, Turn
 
 __all__ = ["TRAINABLE", "chat_for", "sft_records", "write_sft"]
 
+
 def sql_schema(database_path: Path | None = None) -> str:
     """The schema text the fine-tuned SQL specialist sees (no sample values)."""
     from graph.context import default_data_dir
@@ -36,7 +37,7 @@ def chat_for(specialist: str, request: str, *, schema: str = "") -> list[Turn]:
     if specialist not in TRAINABLE:
         raise ValueError(f"no training chat for specialist {specialist!r}: one of {TRAINABLE}")
     unit = specialists.get(specialist)
-    return unit.chat(unit.system(), request, fewshot=False, schema=schema)
+    return unit.turns(unit.system(), request, fewshot=False, schema=schema)
 
 
 def sft_records(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, Protocol, TypedDict, TypeVar
 
 from langchain_core.language_models import BaseChatModel
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 import runtime
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
+from specialists.quantities import numbers_as_digits
 
 T = TypeVar("T")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -117,6 +118,8 @@ class Specialist:
             that supports grammars (the others validate and repair).
         trainable: Whether it has a dataset and can be fine-tuned.
         repair: Its repair policy (None: one attempt, no repair).
+        digits: Whether it is shown the request with numbers as digits ("top five" ->
+            "top 5", "250k" -> "250000"; :mod:`specialists.quantities`).
     """
 
     name: str
@@ -127,6 +130,7 @@ class Specialist:
     grammar: bool = False
     trainable: bool = False
     repair: RepairPolicy | None = None
+    digits: bool = False
 
     @property
     def modelfile(self) -> str:
@@ -137,11 +141,23 @@ class Specialist:
         """The SYSTEM text of its Modelfile (``""`` if it has none)."""
         return runtime.system_prompt(self.modelfile)
 
+    def repairing(self, sampled: bool | None) -> Specialist:
+        """This specialist with its repairs sampled (True) or greedy (False); None: as it is."""
+        if sampled is None or self.repair is None or self.repair.sampled == sampled:
+            return self
+        return replace(self, repair=replace(self.repair, sampled=sampled))
+
+    def turns(self, system: str, request: str, *, fewshot: bool, schema: str = "") -> list[Turn]:
+        """Its chat for ``request`` (with numbers as digits where it reads them so)."""
+        if self.digits:
+            request = numbers_as_digits(request)
+        return self.chat(system, request, fewshot=fewshot, schema=schema)
+
     def messages(
         self, system: str, request: str, *, fewshot: bool, schema: str = ""
     ) -> list[BaseMessage]:
-        """Its chat for ``request`` as LangChain messages."""
-        return to_messages(self.chat(system, request, fewshot=fewshot, schema=schema))
+        """Its chat for ``request`` as LangChain messages (see :meth:`turns`)."""
+        return to_messages(self.turns(system, request, fewshot=fewshot, schema=schema))
 
     def constraint(self) -> dict[str, Any]:
         """The decoding keyword for its JSON schema (``{"format": …}``), or ``{}``."""

@@ -84,6 +84,7 @@ SALESFORCE = Specialist(
     checked_by="tools.salesforce: the action checked against the org's describe() metadata",
     output_schema=ActionRequest,
     trainable=True,
+    digits=True,
     repair=RepairPolicy(prompt=_repair_prompt),
 )
 """The Salesforce specialist (repairs greedy, from the same chat plus the error)."""
@@ -100,6 +101,8 @@ class SalesforceSettings:
         preapproved: Whether a write of ``(sobject, action)`` may run without a human.
         ground: Copy record Ids from the request and keep repairs on the first attempt's
             action kind (off only to measure what they change).
+        sampled_repairs: Sample the repairs (True) or decode them greedily (False); None
+            keeps the specialist's policy (greedy).
     """
 
     max_repairs: int = 2
@@ -107,6 +110,7 @@ class SalesforceSettings:
     system: str = ""
     preapproved: Callable[[str, str], bool] = lambda sobject, action: False
     ground: bool = True
+    sampled_repairs: bool | None = None
 
 
 @dataclass
@@ -193,7 +197,7 @@ def answer_salesforce(
         return action, shown
 
     outcome = repair_loop(
-        SALESFORCE,
+        SALESFORCE.repairing(settings.sampled_repairs),
         model,
         messages,
         check,

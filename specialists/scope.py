@@ -137,7 +137,13 @@ class Cues:
         return found
 
     def systems(self, text: str) -> list[str]:
-        """The systems ``text`` names by a cue that no other system shares."""
+        """The systems ``text`` names by a cue that no other system shares.
+
+        A system whose schema is unknown may hold anything, so it is named as well unless
+        the text names a system by that system's own name ("in Salesforce"): "how many
+        orders" with the database unreadable could be about the database's orders or the
+        org's, and the rules leave that to the model.
+        """
         found = self.named(text)
         named = [
             system
@@ -147,9 +153,12 @@ class Cues:
                 for phrase in found[system]
             )
         ]
-        if not named and len(self.unknown) == 1 and not any(found.values()):
-            return sorted(self.unknown)
-        return named
+        if not self.unknown:
+            return named
+        by_own_name = [system for system in named if found[system] & set(SYSTEM_WORDS[system])]
+        if by_own_name:
+            return by_own_name
+        return [system for system in SYSTEMS if system in named or system in self.unknown]
 
     def any_named(self, text: str) -> bool:
         """Whether ``text`` names anything any system holds (a shared cue counts).

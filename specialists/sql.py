@@ -36,7 +36,7 @@ from specialists.base import (
 )
 from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
 from tools.sql.values import unknown_value
-from tools.sql_grammar import select_grammar
+from tools.sql_grammar import DECLINE, select_grammar
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,12 @@ def sql_chat(system: str, request: str, *, fewshot: bool, schema: str = "") -> l
     return turns
 
 
+DECLINED = (
+    "The SQL specialist declined: the database holds nothing that this request asks about, "
+    "so no query was run."
+)
+"""The sub-task's output when the model writes :data:`tools.sql_grammar.DECLINE`."""
+
 REPAIR_TEMPERATURE = 0.7
 """Sampling temperature of the repair attempts on a greedy model (the first one is greedy)."""
 
@@ -71,6 +77,7 @@ SQL = Specialist(
     checked_by="tools.sql: sqlglot validation against the live schema, read-only execution",
     grammar=True,
     trainable=True,
+    digits=True,
     repair=RepairPolicy(prompt=_repair_prompt, sampled=True, temperature=REPAIR_TEMPERATURE),
 )
 """The SQL specialist (repairs are sampled: a greedy small model repeats itself)."""
@@ -88,6 +95,8 @@ class SqlSettings:
         votes: Candidate queries per question (1: no voting). With more, the extra
             candidates are sampled, each validated and run, and the answer is the result
             most of them return.
+        sampled_repairs: Sample the repairs (True) or decode them greedily (False); None
+            keeps the specialist's policy (sampled at :data:`REPAIR_TEMPERATURE`).
         max_repairs: Repairs allowed after the first attempt.
         row_limit: Most rows kept from a query.
         timeout_s: A query's time limit.
@@ -98,6 +107,7 @@ class SqlSettings:
     decoding: str = "grammar"
     ground_values: bool = True
     votes: int = 1
+    sampled_repairs: bool | None = None
     max_repairs: int = 2
     row_limit: int = 50
     timeout_s: float = 10.0
@@ -249,6 +259,8 @@ def answer_sql(
 
     def check(reply: AIMessage) -> tuple[QueryResult, str]:
         sql = strip_fences(str(reply.content))
+        if sql == DECLINE:
+            raise Rejected(sql, DECLINED, final=True)
         try:
             checked = database.validate(sql, read_dialect=settings.dialect)
             problem = (
@@ -268,7 +280,7 @@ def answer_sql(
 
     first_messages = list(messages)
     outcome: Outcome[QueryResult] = repair_loop(
-        SQL,
+        SQL.repairing(settings.sampled_repairs),
         model,
         messages,
         check,

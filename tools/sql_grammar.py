@@ -29,7 +29,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["select_grammar"]
+__all__ = ["DECLINE", "select_grammar"]
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -84,6 +84,10 @@ ForeignKey = tuple[str, str, str, str]
 
 ValueSets = Mapping[tuple[str, str], Sequence[str]]
 """``(table, column) -> the values it holds``: the columns whose comparisons are grounded."""
+
+DECLINE = "-- cannot answer from this database"
+"""What the SQL specialist writes instead of a query when the database holds nothing the
+question asks about (the grammar allows it next to a SELECT)."""
 
 MAX_GROUNDED_VALUES = 50
 """A column with more values than this is not grounded (its comparisons stay free)."""
@@ -154,7 +158,7 @@ def select_grammar(
             values or more than :data:`MAX_GROUNDED_VALUES` are left free.
 
     Returns:
-        The grammar text, with ``root`` as its start rule.
+        The grammar text, with ``root`` as its start rule: one SELECT, or :data:`DECLINE`.
 
     Raises:
         ValueError: ``tables`` is empty, a table has no columns, a foreign key names an
@@ -232,5 +236,5 @@ def _select_grammar(
         rules.append(f"join ::= {_alternatives(joins)}")
         rules.append(f"from-table ::= {_alternatives(_name(table) for table, _ in tables)}")
         branches.append('"SELECT " distinct? select-list-j " FROM " from-table join{1,3} clauses-j')
-    rules.insert(0, "root ::= (" + " |\n  ".join(branches) + ') ";"?')
+    rules.insert(0, "root ::= (" + " |\n  ".join(branches) + ') ";"? | ' + _literal(DECLINE))
     return "\n".join(rules) + "\n"

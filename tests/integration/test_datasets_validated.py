@@ -37,6 +37,7 @@ from tools.demo_db import DEFAULT_SEED as DEMO_SEED
 from tools.salesforce import ActionRequest, is_write
 from tools.salesforce_sandbox import SandboxServer, sandbox_client, start_sandbox
 from tools.sql import SqlDatabase
+from tools.sql_grammar import DECLINE
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +298,13 @@ def test_the_value_grounded_grammar_admits_only_values_the_columns_hold(
     for text in invented:
         assert grammar_checker.rejection(grounded, text) is not None, text
         assert grammar_checker.rejection(free, text) is None, text
+
+
+def test_the_sql_grammar_admits_a_decline_and_nothing_after_it(
+    grammar_checker: GrammarChecker, demo_db: Path
+) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grammar = sql_grammar(database, "sqlite")
+    assert grammar_checker.rejection(grammar, DECLINE) is None
+    assert grammar_checker.rejection(grammar, DECLINE + ": no weather table") is not None
+    assert grammar_checker.rejection(grammar, "-- SELECT 1") is not None

@@ -49,13 +49,11 @@ NEW_LEAD = json.dumps(
 )
 
 
-def context_for(demo_db: Path, sql: Any, summarize: Any, **extra: Any) -> Context:
-    return Context(
-        backend="embedded",
-        database_url=str(demo_db),
-        chat_models={"sql": sql, "summarize": summarize},
-        **extra,
-    )
+def context_for(
+    demo_db: Path, sql: Any, summarize: Any, router: Any = None, **extra: Any
+) -> Context:
+    models = {"sql": sql, "summarize": summarize} | ({"router": router} if router else {})
+    return Context(backend="embedded", database_url=str(demo_db), chat_models=models, **extra)
 
 
 # -- the model backend --------------------------------------------------------------------
@@ -124,8 +122,27 @@ def test_sql_database_locked_for_long_or_gone_is_a_clear_failure_and_retry_works
 ) -> None:
     db = tmp_path / "demo.sqlite"
     shutil.copy(demo_db, db)
+    # While the database cannot be read, its schema is unknown and the router's model plans.
+    plan = json.dumps(
+        {
+            "tasks": [
+                {"specialist": "sql", "instruction": REQUEST.split("?")[0] + "?"},
+                {
+                    "specialist": "summarize",
+                    "instruction": "Summarise the result.",
+                    "depends_on": 1,
+                },
+            ]
+        }
+    )
     dispatcher_for = lambda: Dispatcher(  # noqa: E731
-        saver, context_for(db, ScriptedChatModel.of([SQL]), ScriptedChatModel.of(["S."]))
+        saver,
+        context_for(
+            db,
+            ScriptedChatModel.of([SQL]),
+            ScriptedChatModel.of(["S."]),
+            router=ScriptedChatModel.of([plan]),
+        ),
     )
     saver = InMemorySaver()
     holder = sqlite3.connect(db, isolation_level=None)

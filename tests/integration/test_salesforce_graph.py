@@ -155,10 +155,29 @@ def test_invalid_write_never_reaches_the_org(
     }
     model = ScriptedChatModel.of([action(bad)], repeat_last=True)
     writes = sandbox.write_requests
-    result = Dispatcher(InMemorySaver(), context(client, model)).ask("Update that account")
+    request = "Update account 003000000000001AAA: industry Banking"
+    result = Dispatcher(InMemorySaver(), context(client, model)).ask(request)
     (task,) = result.results
     assert task["status"] == "failed" and result.pending == []
     assert len(task["attempts"]) == 3 and all(a["error"] for a in task["attempts"])
+    assert sandbox.write_requests == writes
+
+
+def test_a_write_whose_request_gives_no_id_is_refused_without_guessing_one(
+    client: SalesforceClient, sandbox: SandboxServer
+) -> None:
+    guessed = {
+        "action": "update",
+        "sobject": "Account",
+        "record_id": "001000000000001AAA",
+        "values": {"Industry": "Banking"},
+    }
+    model = ScriptedChatModel.of([action(guessed)], repeat_last=True)
+    writes = sandbox.write_requests
+    result = Dispatcher(InMemorySaver(), context(client, model)).ask("Update that account")
+    (task,) = result.results
+    assert task["status"] == "failed" and result.pending == []
+    assert len(task["attempts"]) == 1 and "the request gives none" in task["output"]
     assert sandbox.write_requests == writes
 
 
@@ -203,7 +222,12 @@ def test_the_node_connects_with_the_contexts_credentials_allow_list_and_timeout(
             max_repairs=0,
             chat_models={"salesforce": ScriptedChatModel.of([query])},
         )
-        (task,) = Dispatcher(InMemorySaver(), narrow).ask("How many leads are there?").results
+        # Leads are not in the allowed objects, so the org's cues do not name them ...
+        hidden = Dispatcher(InMemorySaver(), narrow).ask("How many leads are there?")
+        assert hidden.finished and hidden.results == []
+        # ... and asked of Salesforce by name, the node refuses the object.
+        asked = Dispatcher(InMemorySaver(), narrow).ask("How many leads are there in Salesforce?")
+        (task,) = asked.results
         assert task["status"] == "failed"
         assert "`Lead` is not an object allowed here; use one of: Account, Case" in task["output"]
         client = resources.salesforce_client(narrow)

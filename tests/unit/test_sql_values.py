@@ -10,10 +10,11 @@ import pytest
 from graph.context import Context
 from nodes.sql import sql_settings
 from specialists.base import Timer
-from specialists.sql import answer_sql, value_problem
+from specialists.sql import DECLINED, answer_sql, value_problem
 from tests.fakes import ScriptedChatModel
 from tools.sql import SqlDatabase
 from tools.sql.values import unknown_value
+from tools.sql_grammar import DECLINE
 
 TABLES = {"orders": ["id", "status", "customer_id"], "customers": ["id", "name", "country"]}
 VALUES = {
@@ -163,3 +164,15 @@ def test_voting_that_agrees_says_nothing_and_a_tie_keeps_the_first(demo_db: Path
 def test_votes_out_of_range_are_refused() -> None:
     with pytest.raises(ValueError, match="sql_votes"):
         Context(sql_votes=0)
+
+
+def test_a_decline_ends_the_subtask_at_once_and_runs_nothing(demo_db: Path) -> None:
+    model = ScriptedChatModel.of([DECLINE, "SELECT 1"])
+    context = Context(chat_models={"sql": model}, sql_decoding="free")
+    with SqlDatabase.open(str(demo_db)) as database:
+        answer = answer_sql(
+            model, database, "What's the weather in Paris?", sql_settings(context), Timer()
+        )
+    assert answer.result is None and answer.stopped == DECLINED
+    assert len(model.calls) == 1 and answer.attempts == [{"query": DECLINE, "error": DECLINED}]
+    assert answer.failure(context.max_repairs) == DECLINED
