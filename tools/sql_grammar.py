@@ -44,6 +44,8 @@ condition@ ::= GROUNDED cexpr@ " " compare " " cexpr@ |
   expr@ " IS " "NOT "? "NULL" |
   expr@ " NOT"? " LIKE " string |
   cexpr@ " NOT"? " IN (" value (", " value){0,9} ")" |
+  cexpr@ " NOT"? " IN (" subquery ")" |
+  cexpr@ " " compare " (" subquery ")" |
   cexpr@ " BETWEEN " value " AND " value
 group@ ::= " GROUP BY " expr@ (", " expr@){0,3}
 having@ ::= " HAVING " expr@ " " compare " " expr@
@@ -85,7 +87,7 @@ ForeignKey = tuple[str, str, str, str]
 ValueSets = Mapping[tuple[str, str], Sequence[str]]
 """``(table, column) -> the values it holds``: the columns whose comparisons are grounded."""
 
-DECLINE = "-- cannot answer from this database"
+DECLINE = "CANNOT ANSWER FROM THIS DATABASE"
 """What the SQL specialist writes instead of a query when the database holds nothing the
 question asks about (the grammar allows it next to a SELECT)."""
 
@@ -236,5 +238,7 @@ def _select_grammar(
         rules.append(f"join ::= {_alternatives(joins)}")
         rules.append(f"from-table ::= {_alternatives(_name(table) for table, _ in tables)}")
         branches.append('"SELECT " distinct? select-list-j " FROM " from-table join{1,3} clauses-j')
+    # A subquery (in IN (…) or compared with a column) is one SELECT over one table.
+    rules.append("subquery ::= " + " |\n  ".join(branches[: len(tables)]))
     rules.insert(0, "root ::= (" + " |\n  ".join(branches) + ') ";"? | ' + _literal(DECLINE))
     return "\n".join(rules) + "\n"

@@ -308,3 +308,28 @@ def test_the_sql_grammar_admits_a_decline_and_nothing_after_it(
     assert grammar_checker.rejection(grammar, DECLINE) is None
     assert grammar_checker.rejection(grammar, DECLINE + ": no weather table") is not None
     assert grammar_checker.rejection(grammar, "-- SELECT 1") is not None
+
+
+def test_the_sql_grammar_admits_one_table_subqueries_in_conditions(
+    grammar_checker: GrammarChecker, demo_db: Path
+) -> None:
+    with SqlDatabase.open(str(demo_db)) as database:
+        grammar = sql_grammar(database, "sqlite")
+    admitted = [
+        "SELECT name FROM products WHERE unit_price > (SELECT AVG(unit_price) FROM products)",
+        "SELECT name FROM customers WHERE id NOT IN "
+        "(SELECT customer_id FROM orders WHERE status = 'cancelled')",
+        "SELECT customers.name FROM customers JOIN sales_reps ON sales_reps.id = customers.rep_id "
+        "WHERE customers.id IN (SELECT customer_id FROM orders)",
+    ]
+    refused = [
+        # A subquery is one table: no join inside it, and no grounded value it does not hold.
+        "SELECT name FROM customers WHERE id IN (SELECT orders.customer_id FROM orders "
+        "JOIN order_items ON order_items.order_id = orders.id)",
+        "SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders "
+        "WHERE status = 'lost')",
+    ]
+    for text in admitted:
+        assert grammar_checker.rejection(grammar, text) is None, text
+    for text in refused:
+        assert grammar_checker.rejection(grammar, text) is not None, text
