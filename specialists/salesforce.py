@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from tools.salesforce import (
     ActionRequest,
     ActionResult,
     AnyAction,
+    PicklistValueError,
     SalesforceClient,
     SalesforceError,
     is_write,
@@ -179,7 +180,8 @@ def answer_salesforce(
         if id_problem is not None:
             raise Rejected(shown, id_problem, final=True)
         try:
-            action = client.validate_action(action)
+            action = _validated(client, action, ground=settings.ground)
+            shown = action.model_dump_json()
             sobject = getattr(action, "sobject", "")
             if is_write(action) and not settings.preapproved(sobject, action.action):
                 answer.preview = client.preview(action)
@@ -210,6 +212,27 @@ def answer_salesforce(
     answer.attempts = outcome.attempts
     answer.stopped = outcome.stopped
     return answer
+
+
+def _validated(client: SalesforceClient, action: AnyAction, *, ground: bool) -> AnyAction:
+    """The action as ``client.validate_action`` returns it.
+
+    Grounded, a picklist value written otherwise than the org writes it is first replaced
+    by the value it clearly stands for (:func:`held_value`).
+    """
+    for _ in range(MAX_HELD_VALUES):
+        try:
+            return client.validate_action(action)
+        except PicklistValueError as exc:
+            fixed = with_held_value(action, exc) if ground else None
+            if fixed is None:
+                raise
+            action = fixed
+    return client.validate_action(action)
+
+
+MAX_HELD_VALUES = 4
+"""Most picklist values of one action replaced by the values they stand for."""
 
 
 _KINDS: dict[str, type[BaseModel]] = {
@@ -289,6 +312,66 @@ def copy_ids(action: AnyAction, allowed: list[str]) -> tuple[AnyAction, str | No
         if fixed != values:
             updates["values"] = fixed
     return (action.model_copy(update=updates) if updates else action), None
+
+
+def _soql_quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def held_value(written: str, allowed: Sequence[str]) -> str | None:
+    """The one picklist value that ``written`` stands for, or None when it is not clear.
+
+    "closed-won" and "CLOSED WON" stand for ``Closed Won`` (the same letters and digits),
+    "Negotiation" for ``Negotiation/Review`` and "working" for ``Working - Contacted`` (the
+    only value they begin), "Qualifcation" for ``Qualification`` and "workng" for
+    ``Working - Contacted`` (the only value, or first words of one, this close to it).
+    "Closed", where there are ``Closed Won`` and ``Closed Lost``, stands for neither.
+    """
+    key = _fold(written)
+    if not key:
+        return None
+    forms: dict[str, set[str]] = {}
+    for value in allowed:
+        words = re.findall(r"[0-9A-Za-z]+", value)
+        for count in range(1, len(words) + 1):
+            forms.setdefault(_fold(" ".join(words[:count])), set()).add(value)
+    whole = [value for value in allowed if _fold(value) == key]
+    if whole:
+        return whole[0]
+    begun = {value for value in allowed if _fold(value).startswith(key)}
+    if len(key) >= 4 and begun:
+        return begun.pop() if len(begun) == 1 else None
+    if len(key) < 5:
+        return None
+    near = difflib.get_close_matches(
+        key, [form for form in forms if abs(len(form) - len(key)) <= 2], n=3, cutoff=0.8
+    )
+    stands_for = set().union(*(forms[form] for form in near)) if near else set()
+    return stands_for.pop() if len(stands_for) == 1 else None
+
+
+def with_held_value(action: AnyAction, error: PicklistValueError) -> AnyAction | None:
+    """``action`` with the picklist value ``error`` names written as the value it stands for.
+
+    None when the value it stands for is not clear, or the value cannot be found where it
+    was written (then the error goes back to the model as usual).
+    """
+    held = held_value(error.value, error.allowed)
+    if held is None:
+        return None
+    if isinstance(action, QueryAction):
+        quoted = _soql_quoted(error.value)
+        if quoted not in action.soql:
+            return None
+        return action.model_copy(update={"soql": action.soql.replace(quoted, _soql_quoted(held))})
+    values = getattr(action, "values", None)
+    if values and values.get(error.field) == error.value:
+        return action.model_copy(update={"values": {**values, error.field: held}})
+    return None
 
 
 def outcome_text(result: ActionResult, action: dict[str, Any]) -> str:

@@ -638,3 +638,78 @@ def test_a_repair_keeps_the_action_kind_of_the_first_attempt(client: SalesforceC
     assert model.calls[0][1]["format"] != kind_schema("query")
     assert model.calls[1][1]["format"] == kind_schema("query")
     assert '"update"' not in json.dumps(kind_schema("query"))
+
+
+# --------------------------------------------------------------------------------------
+# Grounding: picklist values as people write them
+# --------------------------------------------------------------------------------------
+
+STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Negotiation/Review", "Closed Won",
+          "Closed Lost"]  # fmt: skip
+LEAD_STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Converted",
+                 "Closed - Not Converted"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("written", "allowed", "held"),
+    [
+        ("closed-won", STAGES, "Closed Won"),
+        ("Negotiation", STAGES, "Negotiation/Review"),
+        ("Qualifcation", STAGES, "Qualification"),
+        ("workng", LEAD_STATUSES, "Working - Contacted"),
+        ("closed converted", LEAD_STATUSES, "Closed - Converted"),
+        ("Closed", STAGES, None),  # Won or Lost: not clear
+        ("won", STAGES, None),
+        ("Converted", LEAD_STATUSES, None),
+        ("Shipped", STAGES, None),
+    ],
+)
+def test_a_picklist_value_stands_for_a_held_value_only_when_that_is_clear(
+    written: str, allowed: list[str], held: str | None
+) -> None:
+    from specialists.salesforce import held_value
+
+    assert held_value(written, allowed) == held
+
+
+def test_a_query_with_a_value_written_otherwise_runs_with_the_held_value(
+    client: SalesforceClient, org: SchemaOrg
+) -> None:
+    answer, model = _answer(
+        client,
+        "deals in negotiation",
+        [
+            {
+                "action": "query",
+                "soql": "SELECT Name FROM Opportunity WHERE StageName = 'Negotiation'",
+            }
+        ],
+    )
+    assert answer.action is not None and len(model.calls) == 1
+    assert (
+        answer.action.soql == "SELECT Name FROM Opportunity WHERE StageName = 'Negotiation/Review'"
+    )
+    assert "'Negotiation/Review'" in answer.attempts[0]["query"]
+    assert any("Negotiation/Review" in str(call) for call in org.calls)
+
+
+def test_a_write_value_is_replaced_and_an_unclear_one_goes_back_to_the_model(
+    client: SalesforceClient,
+) -> None:
+    lead = make_id("Lead", 2)
+    update = {"action": "update", "sobject": "Lead", "record_id": lead}
+    answer, _ = _answer(
+        client, f"mark lead {lead} as workng", [update | {"values": {"Status": "workng"}}]
+    )
+    assert answer.action is not None and answer.action.values == {"Status": "Working - Contacted"}
+    assert answer.preview is not None and len(answer.attempts) == 1  # a write waits for approval
+    unclear, model = _answer(
+        client,
+        f"close lead {lead}",
+        [
+            update | {"values": {"Status": "Closed"}},
+            update | {"values": {"Status": "Closed - Converted"}},
+        ],
+    )
+    assert "is not a value of the picklist" in (unclear.attempts[0]["error"] or "")
+    assert unclear.action is not None and len(model.calls) == 2

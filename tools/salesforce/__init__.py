@@ -47,7 +47,12 @@ from tools.salesforce.credentials import (
     SalesforceCredentials,
     missing_credentials_message,
 )
-from tools.salesforce.errors import SalesforceError, SoqlValidationError, map_salesforce_exception
+from tools.salesforce.errors import (
+    PicklistValueError,
+    SalesforceError,
+    SoqlValidationError,
+    map_salesforce_exception,
+)
 from tools.salesforce.fields import (
     KEY_PREFIXES,
     check_field_value,
@@ -67,6 +72,7 @@ __all__ = [
     "ENV_VARS",
     "KEY_PREFIXES",
     "MORE_ENV_VARS",
+    "PicklistValueError",
     "WRITE_ACTIONS",
     "ActionRequest",
     "ActionResult",

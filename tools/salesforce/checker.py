@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sqlglot import exp
 
-from tools.salesforce.errors import SoqlValidationError
+from tools.salesforce.errors import PicklistValueError, SoqlValidationError
 from tools.salesforce.hints import _did_you_mean, _short
 from tools.salesforce.metadata import (
     _DEFAULT_ALLOW_LIST,
@@ -663,7 +663,9 @@ class _Checker:
             if len(allowed) <= 12 or not hint
             else ""
         )
-        raise SoqlValidationError(
+        raise PicklistValueError(
             f"'{value}' is not a value of the picklist `{fld.get('name')}`{hint}{listing}",
-            code="INVALID_PICKLIST_VALUE",
+            field=str(fld.get("name")),
+            value=value,
+            allowed=allowed,
         )

@@ -44,6 +44,22 @@ class SoqlValidationError(SalesforceError):
         super().__init__(message, retryable=True, code=code)
 
 
+class PicklistValueError(SoqlValidationError):
+    """A value that is not one of a picklist's values.
+
+    Attributes:
+        field: The picklist field's name.
+        value: The value as written.
+        allowed: The picklist's active values.
+    """
+
+    def __init__(self, message: str, *, field: str, value: str, allowed: list[str]) -> None:
+        super().__init__(message, code="INVALID_PICKLIST_VALUE")
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
 _MAX_MESSAGE: Final = 600
 _SESSION_ID_RE: Final = re.compile(r"00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+")
 _BEARER_RE: Final = re.compile(r"(?i)bearer\s+\S+")

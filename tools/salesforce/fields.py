@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from tools.salesforce.errors import SoqlValidationError
+from tools.salesforce.errors import PicklistValueError, SoqlValidationError
 from tools.salesforce.hints import _did_you_mean, _short
 from tools.salesforce.metadata import _NUMERIC_TYPES
 
@@ -230,9 +230,11 @@ def _check_picklist_value(where: str, fld: Mapping[str, Any], value: str) -> str
         if candidate.lower() == value.lower():
             return candidate
     hint = _did_you_mean(value, allowed, quote="'")
-    raise SoqlValidationError(
+    raise PicklistValueError(
         f"'{_short(value)}' is not a value of the picklist {where}{hint} (values: "
         + ", ".join(f"'{a}'" for a in allowed)
         + ")",
-        code="INVALID_PICKLIST_VALUE",
+        field=str(fld.get("name")),
+        value=value,
+        allowed=allowed,
     )
