@@ -23,7 +23,7 @@ from finetune.datasets import SANDBOX_ANCHOR
 from runtime.embedded import EmbeddedChatModel
 from runtime.registry import embedded_chat_model, load_modelfile
 from specialists.base import Specialist
-from specialists.sql import sql_grammar, sql_schema_text
+from specialists.sql import schema_shown, sql_grammar, sql_schema_text
 from tools.salesforce import SalesforceClient
 from tools.sql import SqlDatabase
 
@@ -92,7 +92,8 @@ class _SqlTask(_Task):
         self.database = database
         self.grammar = sql_grammar(database, "sqlite")
         self.schemas = {
-            fewshot: sql_schema_text(database, fewshot=fewshot) for fewshot in (False, True)
+            fewshot: sql_schema_text(database, fewshot=fewshot) if schema_shown(fewshot) else ""
+            for fewshot in (False, True)
         }
 
     def messages(self, item: Mapping[str, Any], fewshot: bool) -> list[BaseMessage]:

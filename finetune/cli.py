@@ -74,8 +74,12 @@ def install_adapter(
     dataset: dict[str, Any],
     base_gguf: Path,
     adapters_dir: Path = ADAPTERS_DIR,
+    prompt: str = "schema",
 ) -> Path:
     """Copy the adapter into ``adapters_dir`` and record the run in its manifest.
+
+    ``prompt`` is the chat it was trained on (``schema`` or ``request``), which the runtime
+    then sends it (:func:`runtime.adapter_prompt`).
 
     Returns:
         The installed adapter file.
@@ -93,6 +97,7 @@ def install_adapter(
         "sha256": file_sha256(target),
         "bytes": target.stat().st_size,
         "base_model": {"file": base_gguf.name, "sha256": file_sha256(base_gguf)},
+        "prompt": prompt,
         "dataset": dataset,
         "training": {
             "config": train_log.get("config"),
@@ -190,6 +195,38 @@ def dataset_summary(specialist: str) -> dict[str, Any]:
     }
 
 
+def read_examples(path: Path) -> list[dict[str, Any]]:
+    """Examples from a JSONL file: one object with ``id``, ``request`` and ``target`` a line.
+
+    Raises:
+        OSError: The file cannot be read.
+        ValueError: A line is not such an object (the message names the line).
+    """
+    examples = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                example = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            if not (
+                isinstance(example, dict)
+                and all(isinstance(example.get(key), str) for key in ("id", "request", "target"))
+            ):
+                raise ValueError(f"{path}:{number}: needs the strings id, request and target")
+            examples.append(example)
+    if not examples:
+        raise ValueError(f"{path} holds no examples")
+    return examples
+
+
+def file_summary(path: Path, count: int) -> dict[str, Any]:
+    """What the manifest records of a training file given with ``--examples``."""
+    return {"file": path.name, "train": {"count": count, "sha256": file_sha256(path)}}
+
+
 def _error(message: str) -> int:
     print(f"slm-dispatch: error: {message}", file=sys.stderr)
     return 2
@@ -229,8 +266,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     values["warmup_steps"] = min(values["warmup_steps"], max(1, values["steps"] // 10))
     config = TrainConfig(**values)
 
+    if args.prompt == "request" and args.specialist != "sql":
+        return _error("--prompt request applies to sql only (the others carry no schema)")
     try:
-        examples = load_examples(args.specialist, "train")
+        examples = (
+            read_examples(args.examples)
+            if args.examples is not None
+            else load_examples(args.specialist, "train")
+        )
         heldout = load_examples(args.specialist, "heldout")
     except (OSError, ValueError) as exc:
         return _error(f"cannot read the {args.specialist} dataset: {exc}")
@@ -239,7 +282,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     heldout = heldout[: args.heldout_loss_examples]
     out = args.out or Path(args.data_dir) / "training" / args.specialist
     database = Path(args.data_dir) / "demo.sqlite"
-    held_records = sft_records(args.specialist, heldout, database_path=database)
+    held_records = sft_records(args.specialist, heldout, database_path=database, prompt=args.prompt)
     if args.adopt is not None:
         out = args.adopt
         if not (out / "adapter" / "adapter_model.safetensors").is_file():
@@ -254,7 +297,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{config.batch_size} on {device}; output in {out}",
             file=sys.stderr,
         )
-        records = sft_records(args.specialist, examples, database_path=database)
+        records = sft_records(args.specialist, examples, database_path=database, prompt=args.prompt)
         result = train(
             base, records, out, config, heldout=held_records, device=device, resume=args.resume
         )
@@ -291,8 +334,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             gguf_path,
             log,
             faithful,
-            dataset=dataset_summary(args.specialist),
+            dataset=(
+                file_summary(args.examples, len(examples))
+                if args.examples is not None
+                else dataset_summary(args.specialist)
+            ),
             base_gguf=base,
+            prompt=args.prompt,
         )
         print(f"installed {target}", file=sys.stderr)
     log = json.loads((out / "train_log.json").read_text())
@@ -321,6 +369,20 @@ def add_train_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        metavar="JSONL",
+        help="train on these examples (request and target per line, e.g. from "
+        "`python -m finetune.engine`) instead of the committed dataset",
+    )
+    parser.add_argument(
+        "--prompt",
+        choices=["schema", "request"],
+        default="schema",
+        help="sql: train on chats with the schema text (schema, default) or on the request "
+        "alone (request: the schema is learnt; shorter prompts, faster on a CPU)",
+    )
     parser.add_argument("--out", type=Path, help="run directory")
     parser.add_argument(
         "--adopt",

@@ -16,7 +16,10 @@ from typing import Any
 import specialists
 from specialists import TRAINABLE, Turn
 
-__all__ = ["TRAINABLE", "chat_for", "sft_records", "write_sft"]
+__all__ = ["PROMPTS", "TRAINABLE", "chat_for", "sft_records", "write_sft"]
+
+PROMPTS = ("schema", "request")
+"""The chats a SQL adapter can be trained on: with the schema text, or the request alone."""
 
 
 def sql_schema(database_path: Path | None = None) -> str:
@@ -41,14 +44,21 @@ def chat_for(specialist: str, request: str, *, schema: str = "") -> list[Turn]:
 
 
 def sft_records(
-    specialist: str, examples: Iterable[dict[str, Any]], *, database_path: Path | None = None
+    specialist: str,
+    examples: Iterable[dict[str, Any]],
+    *,
+    database_path: Path | None = None,
+    prompt: str = "schema",
 ) -> list[dict[str, Any]]:
     """``{"id", "turns", "completion"}`` records for ``examples`` of one specialist.
 
     ``database_path`` is the demo database whose schema the SQL chats carry (default: the one
-    in the data directory).
+    in the data directory). ``prompt="request"`` leaves the schema text out of the SQL chats
+    (the adapter then learns the schema; see :func:`runtime.adapter_prompt`).
     """
-    schema = sql_schema(database_path) if specialist == "sql" else ""
+    if prompt not in PROMPTS:
+        raise ValueError(f"prompt must be one of {PROMPTS}, not {prompt!r}")
+    schema = sql_schema(database_path) if specialist == "sql" and prompt == "schema" else ""
     records = []
     for example in examples:
         turns = chat_for(specialist, example["request"], schema=schema)

@@ -5,7 +5,7 @@ in the process (the default wherever no Ollama answers). Both accept
 ``model.invoke(messages, format=schema_dict)`` and constrain decoding to the schema.
 """
 
-from runtime.capabilities import is_finetuned, repair_variant, supports_grammar
+from runtime.capabilities import adapter_prompt, is_finetuned, repair_variant, supports_grammar
 from runtime.embedded import LLAMA_STATS, EmbeddedChatModel, LlamaStatsSnapshot
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
 from runtime.modelfile import Modelfile, ModelfileError, parse_modelfile
@@ -29,6 +29,7 @@ __all__ = [
     "Modelfile",
     "ModelfileError",
     "SchemaGrammarError",
+    "adapter_prompt",
     "clear_caches",
     "get_chat_model",
     "is_finetuned",

@@ -6,13 +6,20 @@ these questions and never import a concrete backend.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from langchain_core.language_models import BaseChatModel
 
 from runtime.embedded import EmbeddedChatModel
 from runtime.ollama_backend import DispatchChatOllama
+from runtime.paths import PROJECT_ROOT
 from runtime.registry import load_modelfile
 
-__all__ = ["is_finetuned", "repair_variant", "supports_grammar"]
+__all__ = ["adapter_prompt", "is_finetuned", "repair_variant", "supports_grammar"]
+
+ADAPTER_MANIFEST = PROJECT_ROOT / "ollama" / "adapters" / "manifest.json"
+"""Where each shipped adapter's training run is recorded (see ``finetune.cli``)."""
 
 
 def supports_grammar(model: BaseChatModel) -> bool:
@@ -36,6 +43,23 @@ def is_finetuned(model: BaseChatModel, specialist: str) -> bool:
     if isinstance(model, DispatchChatOllama):
         return bool(load_modelfile(model.specialist or specialist).adapters)
     return bool(getattr(model, "adapter_path", None))
+
+
+def adapter_prompt(specialist: str, manifest: Path | None = None) -> str:
+    """The chat a specialist's adapter was trained on: ``schema`` or ``request``.
+
+    ``request``: the request alone, the schema learnt into the weights (and enforced by the
+    grammar and the validator); ``schema``: the schema text in the system turn too. The
+    manifest records it per adapter; an adapter recorded without it was trained with the
+    schema.
+    """
+    path = manifest if manifest is not None else ADAPTER_MANIFEST
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["adapters"][specialist]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "schema"
+    prompt = entry.get("prompt") if isinstance(entry, dict) else None
+    return prompt if prompt in ("schema", "request") else "schema"
 
 
 def repair_variant(model: BaseChatModel, *, temperature: float, seed: int) -> BaseChatModel:

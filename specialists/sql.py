@@ -47,8 +47,12 @@ _free_fallback_logged: set[str] = set()
 
 
 def sql_chat(system: str, request: str, *, fewshot: bool, schema: str = "") -> list[Turn]:
-    """The SQL specialist's chat: system + schema, example turns when ``fewshot``, question."""
-    turns = system_turns(system, render(SQL_SCHEMA_PROMPT, schema=schema))
+    """The SQL specialist's chat: system + schema, example turns when ``fewshot``, question.
+
+    Without ``schema`` (a fine-tuned model that learnt its schema, see :func:`schema_shown`)
+    the system turn holds the SYSTEM text alone.
+    """
+    turns = system_turns(system, render(SQL_SCHEMA_PROMPT, schema=schema) if schema else "")
     if fewshot:
         for example_question, answer in SQL_EXAMPLES:
             turns += [("user", example_question), ("assistant", answer)]
@@ -224,6 +228,15 @@ def sql_schema_text(database: SqlDatabase, *, fewshot: bool) -> str:
     return database.schema_text(sample_values=fewshot)
 
 
+def schema_shown(fewshot: bool) -> bool:
+    """Whether the chat carries the schema text.
+
+    Always for the prompted base model; for the fine-tuned one when its adapter was trained
+    so (:func:`runtime.adapter_prompt`).
+    """
+    return fewshot or runtime.adapter_prompt(SQL.name) == "schema"
+
+
 def answer_sql(
     model: BaseChatModel,
     database: SqlDatabase,
@@ -252,7 +265,7 @@ def answer_sql(
             else {}
         )
         fewshot = not runtime.is_finetuned(model, SQL.name)
-        schema = sql_schema_text(database, fewshot=fewshot)
+        schema = sql_schema_text(database, fewshot=fewshot) if schema_shown(fewshot) else ""
         messages = SQL.messages(settings.system, question, fewshot=fewshot, schema=schema)
     finally:
         timer.add("tool", since)

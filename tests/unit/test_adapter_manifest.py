@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from finetune.cli import install_adapter, read_manifest, record_eval
 from runtime.paths import file_sha256
 
@@ -69,3 +71,72 @@ def test_record_eval_scores_only_the_adapters_it_measured(tmp_path: Path) -> Non
     assert scores == {"fine-tuned/free": {"n": 4, "correct": 3, "accuracy": 0.75}}
     assert "eval" not in adapters["router"] and "eval" not in adapters["salesforce"]
     assert router.is_file()
+
+
+def test_the_prompt_an_adapter_was_trained_on_is_recorded_and_read_back(tmp_path: Path) -> None:
+    from runtime import adapter_prompt
+
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF base")
+    (tmp_path / "run.gguf").write_bytes(b"GGUF short")
+    install_adapter(
+        "sql",
+        tmp_path / "run.gguf",
+        LOG,
+        None,
+        dataset={"file": "train.jsonl", "train": {"count": 8, "sha256": "cd"}},
+        base_gguf=base,
+        adapters_dir=tmp_path / "a",
+        prompt="request",
+    )
+    _install(tmp_path, "router", b"GGUF router")
+    manifest = tmp_path / "a" / "manifest.json"
+    assert read_manifest(manifest)["adapters"]["sql"]["prompt"] == "request"
+    assert adapter_prompt("sql", manifest) == "request"
+    assert adapter_prompt("router", manifest) == "schema"  # recorded so by default
+    assert adapter_prompt("salesforce", manifest) == "schema"  # not installed
+    assert adapter_prompt("sql", tmp_path / "missing.json") == "schema"
+    assert adapter_prompt("sql") == "schema"  # the shipped adapter carries the schema
+
+
+def test_an_adapter_trained_on_the_request_alone_is_sent_no_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runtime.capabilities
+    from finetune.sft import sft_records
+    from specialists.sql import schema_shown
+
+    example = {"id": "x", "request": "How many customers are there?", "target": "SELECT 1"}
+    (with_schema,) = sft_records("sql", [example])
+    (alone,) = sft_records("sql", [example], prompt="request")
+    assert "CREATE TABLE" in with_schema["turns"][0][1]
+    assert "CREATE TABLE" not in alone["turns"][0][1] and "schema:" not in alone["turns"][0][1]
+    assert alone["turns"][-1] == ["user", example["request"]]
+    with pytest.raises(ValueError, match="prompt must be one of"):
+        sft_records("sql", [example], prompt="digest")
+
+    assert schema_shown(fewshot=False) and schema_shown(fewshot=True)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"adapters": {"sql": {"prompt": "request"}}}))
+    monkeypatch.setattr(runtime.capabilities, "ADAPTER_MANIFEST", manifest)
+    assert not schema_shown(fewshot=False) and schema_shown(fewshot=True)
+
+
+def test_training_examples_from_a_file_are_checked_line_by_line(tmp_path: Path) -> None:
+    from finetune.cli import read_examples
+
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": "a", "request": "q?", "target": "SELECT 1"}\n\n')
+    assert read_examples(good) == [{"id": "a", "request": "q?", "target": "SELECT 1"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "request": "q?", "target": "SELECT 1"}\n{"id": "b"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2: needs the strings id, request and target"):
+        read_examples(bad)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    with pytest.raises(ValueError, match="broken.jsonl:1: not JSON"):
+        read_examples(broken)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match="holds no examples"):
+        read_examples(empty)
