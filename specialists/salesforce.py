@@ -40,6 +40,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
+from specialists.spellings import spelled_as_held
 from specialists.text import describe_rows
 from tools.salesforce import (
     KEY_PREFIXES,
@@ -59,6 +60,7 @@ from tools.salesforce.actions import (
     QueryAction,
     UpdateAction,
 )
+from tools.salesforce_limits import DEFAULT_OBJECTS
 
 
 def salesforce_chat(system: str, request: str, *, fewshot: bool, schema: str = "") -> list[Turn]:
@@ -152,7 +154,8 @@ def answer_salesforce(
     A write that is not pre-approved is validated and previewed, not performed.
     """
     fewshot = not runtime.is_finetuned(model, SALESFORCE.name)
-    messages = SALESFORCE.messages(settings.system, request, fewshot=fewshot)
+    as_held = spelled_as_held(request, picklist_values(client)) if settings.ground else request
+    messages = SALESFORCE.messages(settings.system, as_held, fewshot=fewshot)
     answer = SalesforceAnswer()
 
     request_ids = ids_in(request)
@@ -212,6 +215,28 @@ def answer_salesforce(
     answer.attempts = outcome.attempts
     answer.stopped = outcome.stopped
     return answer
+
+
+def picklist_values(client: SalesforceClient) -> dict[tuple[str, str], list[str]]:
+    """The active values of each picklist of the objects ``client`` may use.
+
+    An object whose describe() cannot be read is left out (its picklists are then checked
+    by the validator alone).
+    """
+    found: dict[tuple[str, str], list[str]] = {}
+    for sobject in sorted(client.allowed_objects or DEFAULT_OBJECTS):
+        try:
+            describe = client.describe(sobject)
+        except SalesforceError:
+            continue
+        for spec in describe.get("fields", []):
+            if spec.get("type") == "picklist":
+                found[sobject, str(spec.get("name"))] = [
+                    str(entry["value"])
+                    for entry in spec.get("picklistValues") or []
+                    if entry.get("active", True) and entry.get("value")
+                ]
+    return found
 
 
 def _validated(client: SalesforceClient, action: AnyAction, *, ground: bool) -> AnyAction:

@@ -34,6 +34,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
+from specialists.spellings import spelled_as_held
 from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
 from tools.sql.values import unknown_value
 from tools.sql_grammar import DECLINE, select_grammar
@@ -266,6 +267,8 @@ def answer_sql(
         )
         fewshot = not runtime.is_finetuned(model, SQL.name)
         schema = sql_schema_text(database, fewshot=fewshot) if schema_shown(fewshot) else ""
+        if settings.ground_values:
+            question = spelled_as_held(question, database.text_values())
         messages = SQL.messages(settings.system, question, fewshot=fewshot, schema=schema)
     finally:
         timer.add("tool", since)

@@ -713,3 +713,15 @@ def test_a_write_value_is_replaced_and_an_unclear_one_goes_back_to_the_model(
     )
     assert "is not a value of the picklist" in (unclear.attempts[0]["error"] or "")
     assert unclear.action is not None and len(model.calls) == 2
+
+
+def test_the_model_is_shown_picklist_values_as_the_org_writes_them(
+    client: SalesforceClient,
+) -> None:
+    from specialists.salesforce import picklist_values
+
+    assert picklist_values(client)["Opportunity", "StageName"][-2:] == ["Closed Won", "Closed Lost"]
+    soql = "SELECT Name FROM Opportunity WHERE StageName = 'Closed Won'"
+    answer, model = _answer(client, "closed-won deals?", [{"action": "query", "soql": soql}])
+    assert answer.action is not None
+    assert "Request: Closed Won deals?" in str(model.calls[0][0][-1].content)
