@@ -17,6 +17,9 @@ that never enter training (see ``evals/data/README.md``):
 * ``router`` (``router_handwritten.jsonl``): the router (rules, then the model) on the
   demo's database and org; right when the plan's specialists and dependencies are the
   gold's, or, for an out-of-scope request, when nothing is planned.
+* ``router_fresh`` (``router_fresh.jsonl``): 30 more router requests, written after the
+  router's rules were last changed and scored as the ``router`` set; the rules were never
+  adjusted to them.
 * ``out_of_scope`` (``out_of_scope.jsonl``): requests that must not be answered as if
   done; right when the router plans nothing, or when the specialist it reaches fails or
   declines instead of answering.
@@ -55,11 +58,12 @@ from tools.salesforce_limits import DEFAULT_OBJECTS
 from tools.sql import SqlDatabase
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = ("sql", "salesforce", "router", "out_of_scope")
+SETS = ("sql", "salesforce", "router", "router_fresh", "out_of_scope")
 FILES = {
     "sql": "sql_handwritten.jsonl",
     "salesforce": "salesforce_handwritten.jsonl",
     "router": "router_handwritten.jsonl",
+    "router_fresh": "router_fresh.jsonl",
     "out_of_scope": "out_of_scope.jsonl",
 }
 
@@ -495,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = eval_salesforce(
                     items, res, client, ground=ground, progress=progress, sampled_repairs=sampled
                 )
-            elif name == "router":
+            elif name in ("router", "router_fresh"):
                 results[name] = eval_router(items, res, ground=ground, progress=progress)
             else:
                 assert client is not None

@@ -56,7 +56,8 @@ class Plan(BaseModel):
 
 
 SUMMARIZE_PATTERN = re.compile(
-    r"\b(summari[sz]e|summary|summari[sz]ing|tl;?dr|recap|condense|sum up|"
+    r"\b(summari[sz]e|summary|summari[sz]ing|tl;?dr|recap|condense|sum up|sum it up|gist|"
+    r"short version|nutshell|boil(?:s|ed|ing)? (?:\w+ ){0,3}down|"
     r"in (?:one|a|two|three) sentences?)\b",
     re.IGNORECASE,
 )
@@ -64,20 +65,33 @@ SUMMARIZE_PATTERN = re.compile(
 schemas' names instead (:mod:`specialists.scope`)."""
 
 _CLAUSE_SPLIT = re.compile(
-    r"(?<=[.?!;])\s+|,?\s+\b(?:and then|then)\b\s+|,\s+(?:and\s+)?also\s+", re.IGNORECASE
+    r"(?<=[.?!;])\s+"
+    r"|,?\s+\b(?:and then|then|and subsequently|subsequently|and after that|after that)\b,?\s+"
+    r"|,\s+(?:and\s+)?also\s+|\s+and also\s+"
+    r"|\s+(?:->|=>|\u2192|\+)\s+"
+    r"|,\s+(?:and\s+)?(?=(?:how many|how much|what|which|who|list|show me|give me)\b)",
+    re.IGNORECASE,
 )
-_LEADING_JOINER = re.compile(r"^(?:and\s+|then\s+|also\s+|finally\s+|please\s+)+", re.IGNORECASE)
+_LEADING_JOINER = re.compile(
+    r"^(?:and\s+|then\s+|also\s+|finally\s+|please\s+|furthermore,?\s+|additionally,?\s+"
+    r"|besides,?\s+)+",
+    re.IGNORECASE,
+)
 _BACK_REFERENCE = re.compile(
     r"\b(it|that|this|them|these|those|the (?:results?|answer|above|output|rows|data|list|"
     r"numbers|figures))\b",
     re.IGNORECASE,
 )
 _SUMMARIZE_WITH_TEXT = re.compile(
-    r"^\s*(?:please\s+)?(?:summari[sz]e|sum up|recap|condense|tl;?dr)\b"
-    r"[^:\n]{0,80}:\s*(?P<text>\S.*)$",
+    r"^[^.?!:\n]{0,60}?\b(?:summari[sz]e|summary of|sum up|recap|condense|tl;?dr|"
+    r"short version of|gist of|boil (?:\w+ ){0,3}down)\b"
+    r"(?:[^:?\n]{0,80}:|[^:?\n]{0,80}\?(?=\s+\S.{60}))\s*(?P<text>\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 
+
+_OWN_TEXT = re.compile(r"[:\"\u201c]")
+"""A summary clause with a colon or a quotation carries its own text to summarise."""
 
 _QUOTED_THEN_MORE = re.compile(r'^\s*"[^"]*"\W*\w', re.DOTALL)
 """A quoted text followed by more words: the request goes on after the text to summarise
@@ -85,7 +99,12 @@ _QUOTED_THEN_MORE = re.compile(r'^\s*"[^"]*"\W*\w', re.DOTALL)
 
 
 def split_clauses(request: str) -> list[str]:
-    """Split a request into clauses at sentence ends, semicolons, ``then`` and ``, and also``."""
+    """Split a request into clauses.
+
+    At sentence ends and semicolons, at ``then`` / ``subsequently`` / ``after that``, at
+    ``and also``, at ``->`` and ``+``, and at a comma before another question ("how many
+    SMB customers, how many open cases, and who is our newest rep").
+    """
     parts = [_LEADING_JOINER.sub("", p.strip()) for p in _CLAUSE_SPLIT.split(request)]
     return [p for p in parts if p and re.search(r"\w", p)]
 
@@ -104,9 +123,10 @@ def out_of_scope(request: str, cues: Cues) -> bool:
 def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
     """Plan ``request`` with the rules, or return None when the rules cannot decide.
 
-    The rules decide only when every clause matches exactly one specialist (a
-    ``summarize`` clause that refers back to an earlier clause counts as summarize);
-    a ``summarize`` clause then depends on the sub-task just before it. A clause matches
+    The rules decide only when every clause that names something matches exactly one
+    specialist (a ``summarize`` clause that refers back to an earlier clause counts as
+    summarize); a clause that names nothing joins its neighbour. A ``summarize`` clause
+    without a text of its own depends on the sub-task just before it. A clause matches
     ``sql`` or ``salesforce`` when it names something only that system holds
     (:meth:`specialists.scope.Cues.systems`).
     """
@@ -116,17 +136,27 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
             return None
         return [SubTask(id=1, specialist="summarize", instruction=request.strip(), depends_on=None)]
     plan: list[SubTask] = []
+    carried = ""
     for clause in split_clauses(request):
         found = matching_specialists(clause, cues)
-        refers_back = bool(plan) and bool(_BACK_REFERENCE.search(clause))
-        if "summarize" in found and refers_back:
+        if not found:
+            # A clause that names nothing ("Could you dig that up?", "Quick one:") is no
+            # sub-task of its own: it belongs to the clause before it (or after it).
+            if plan:
+                plan[-1]["instruction"] += " " + clause
+            else:
+                carried += clause + " "
+            continue
+        clause, carried = carried + clause, ""
+        if "summarize" in found and plan and _BACK_REFERENCE.search(clause):
             found = ["summarize"]
         if len(found) != 1:
             return None
         specialist = found[0]
         depends_on = None
         if specialist == "summarize":
-            if not refers_back:
+            # A summary with no text of its own is a summary of the result before it.
+            if not plan or _OWN_TEXT.search(clause):
                 return None
             depends_on = plan[-1]["id"]
         plan.append(

@@ -29,7 +29,8 @@ def request_of(item: dict[str, object]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("name", "least"), [("sql", 120), ("salesforce", 80), ("router", 80), ("out_of_scope", 40)]
+    ("name", "least"),
+    [("sql", 120), ("salesforce", 80), ("router", 80), ("router_fresh", 30), ("out_of_scope", 40)],
 )
 def test_each_set_is_large_enough_unique_and_never_trained_on(name: str, least: int) -> None:
     items = load(name)
@@ -61,7 +62,10 @@ def test_every_gold_action_parses_and_names_ids_the_request_holds() -> None:
 
 
 def test_every_gold_plan_names_specialists_and_earlier_dependencies() -> None:
-    for item in load("router"):
+    routed = load("router")
+    fresh = load("router_fresh")
+    assert not {i["request"].lower() for i in routed} & {i["request"].lower() for i in fresh}
+    for item in routed + fresh:
         tasks = item["tasks"]
         assert (item["kind"] == "out_of_scope") == (tasks == []), item["id"]
         for position, task in enumerate(tasks, start=1):

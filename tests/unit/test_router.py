@@ -223,3 +223,69 @@ def test_a_summary_and_another_question_in_one_clause_are_both_planned(demo_cues
         ("summarize", 1),
         ("sql", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        # A clause that names nothing belongs to its neighbour.
+        ("Which five products sold the most last year? Could you dig that up?", [("sql", None)]),
+        ("Quick one. How many leads are hot?", [("salesforce", None)]),
+        # Separators people write.
+        ("leads by rating -> summary", [("salesforce", None), ("summarize", 1)]),
+        ("revenue from delivered orders + closed won deals", [("sql", None), ("salesforce", None)]),
+        (
+            "list the hot leads and also the customers in Germany",
+            [("salesforce", None), ("sql", None)],
+        ),
+        (
+            "Count cases per priority and subsequently provide a concise summary.",
+            [("salesforce", None), ("summarize", 1)],
+        ),
+        (
+            "how many SMB customers, how many open cases, and who is our newest rep?",
+            [("sql", None), ("salesforce", None), ("sql", None)],
+        ),
+        ("Furthermore, list the sales reps hired after 2022.", [("sql", None)]),
+        # A summary with no text of its own summarises the result before it.
+        (
+            "Grab the escalated cases and then give me the gist.",
+            [("salesforce", None), ("summarize", 1)],
+        ),
+        (
+            "Pull the orders per status, then boil it down to one line",
+            [("sql", None), ("summarize", 1)],
+        ),
+    ],
+)
+def test_rules_plan_requests_as_people_write_them(
+    request_text: str, expected: list[tuple[str, int | None]], demo_cues: Cues
+) -> None:
+    plan = plan_by_rules(request_text, demo_cues)
+    assert plan is not None, request_text
+    assert [(t["specialist"], t["depends_on"]) for t in plan] == expected
+
+
+def test_a_clause_that_names_nothing_joins_the_instruction_before_it(demo_cues: Cues) -> None:
+    (task,) = plan_by_rules("How many orders were returned? Mind checking?", demo_cues) or []
+    assert task["instruction"] == "How many orders were returned? Mind checking?"
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Can you boil this down for me? It's from a customer and it rambles a bit: the tablets "
+        "arrived late, two were cracked, and nobody answered the phone on Friday.",
+        "Would you please summarise these meeting notes? Attendees: Diego, Mariana. Decisions: "
+        "the price list moves to the new template from July; the EMEA reps get new territories.",
+        "give me the short version of this ticket: customer cannot log in since the reset",
+        "Please produce a concise summary of the following complaint: the order was late.",
+    ],
+)
+def test_a_request_to_summarise_a_text_it_carries_is_one_summary(
+    request_text: str, demo_cues: Cues
+) -> None:
+    plan = plan_by_rules(request_text, demo_cues)
+    assert plan is not None and [(t["specialist"], t["depends_on"]) for t in plan] == [
+        ("summarize", None)
+    ]
