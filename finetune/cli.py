@@ -75,11 +75,14 @@ def install_adapter(
     base_gguf: Path,
     adapters_dir: Path = ADAPTERS_DIR,
     prompt: str = "schema",
+    schema_sha256: str | None = None,
 ) -> Path:
     """Copy the adapter into ``adapters_dir`` and record the run in its manifest.
 
     ``prompt`` is the chat it was trained on (``schema`` or ``request``), which the runtime
-    then sends it (:func:`runtime.adapter_prompt`).
+    then sends it (:func:`runtime.adapter_prompt`); ``schema_sha256`` the digest of the
+    database schema a SQL adapter was trained for (:func:`specialists.sql.schema_digest`),
+    which the runtime compares with the live one.
 
     Returns:
         The installed adapter file.
@@ -98,6 +101,7 @@ def install_adapter(
         "bytes": target.stat().st_size,
         "base_model": {"file": base_gguf.name, "sha256": file_sha256(base_gguf)},
         "prompt": prompt,
+        **({"schema": {"sha256": schema_sha256}} if schema_sha256 else {}),
         "dataset": dataset,
         "training": {
             "config": train_log.get("config"),
@@ -227,6 +231,14 @@ def file_summary(path: Path, count: int) -> dict[str, Any]:
     return {"file": path.name, "train": {"count": count, "sha256": file_sha256(path)}}
 
 
+def _schema_sha256(database: Path) -> str:
+    from specialists.sql import schema_digest
+    from tools.sql import SqlDatabase
+
+    with SqlDatabase.open(str(database)) as handle:
+        return schema_digest(handle)
+
+
 def _error(message: str) -> int:
     print(f"slm-dispatch: error: {message}", file=sys.stderr)
     return 2
@@ -341,6 +353,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             ),
             base_gguf=base,
             prompt=args.prompt,
+            schema_sha256=_schema_sha256(database) if args.specialist == "sql" else None,
         )
         print(f"installed {target}", file=sys.stderr)
     log = json.loads((out / "train_log.json").read_text())

@@ -65,7 +65,9 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
         return update(make_result(task, status="failed", output=reason, timer=timer))
     result = answer.result
     if result is None:
-        reason = answer.failure(context.max_repairs)
+        reason = " ".join(
+            part for part in (answer.failure(context.max_repairs), answer.schema_note) if part
+        )
         return update(
             make_result(task, status="failed", output=reason, timer=timer, attempts=answer.attempts)
         )
@@ -78,6 +80,7 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
                 for part in (
                     describe_rows(result.columns, result.rows, result.truncated),
                     answer.agreement_note(),
+                    answer.schema_note,
                 )
                 if part
             ),

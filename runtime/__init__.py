@@ -5,7 +5,13 @@ in the process (the default wherever no Ollama answers). Both accept
 ``model.invoke(messages, format=schema_dict)`` and constrain decoding to the schema.
 """
 
-from runtime.capabilities import adapter_prompt, is_finetuned, repair_variant, supports_grammar
+from runtime.capabilities import (
+    adapter_prompt,
+    adapter_schema,
+    is_finetuned,
+    repair_variant,
+    supports_grammar,
+)
 from runtime.embedded import LLAMA_STATS, EmbeddedChatModel, LlamaStatsSnapshot
 from runtime.errors import BackendError, ModelUnavailableError, SchemaGrammarError
 from runtime.modelfile import Modelfile, ModelfileError, parse_modelfile
@@ -30,6 +36,7 @@ __all__ = [
     "ModelfileError",
     "SchemaGrammarError",
     "adapter_prompt",
+    "adapter_schema",
     "clear_caches",
     "get_chat_model",
     "is_finetuned",

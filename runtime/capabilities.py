@@ -16,7 +16,13 @@ from runtime.ollama_backend import DispatchChatOllama
 from runtime.paths import PROJECT_ROOT
 from runtime.registry import load_modelfile
 
-__all__ = ["adapter_prompt", "is_finetuned", "repair_variant", "supports_grammar"]
+__all__ = [
+    "adapter_prompt",
+    "adapter_schema",
+    "is_finetuned",
+    "repair_variant",
+    "supports_grammar",
+]
 
 ADAPTER_MANIFEST = PROJECT_ROOT / "ollama" / "adapters" / "manifest.json"
 """Where each shipped adapter's training run is recorded (see ``finetune.cli``)."""
@@ -45,6 +51,22 @@ def is_finetuned(model: BaseChatModel, specialist: str) -> bool:
     return bool(getattr(model, "adapter_path", None))
 
 
+def _adapter_entry(specialist: str, manifest: Path | None) -> dict[str, object]:
+    path = manifest if manifest is not None else ADAPTER_MANIFEST
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["adapters"][specialist]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return entry if isinstance(entry, dict) else {}
+
+
+def adapter_schema(specialist: str, manifest: Path | None = None) -> str | None:
+    """The sha256 of the schema a specialist's adapter was trained for, if recorded."""
+    schema = _adapter_entry(specialist, manifest).get("schema")
+    digest = schema.get("sha256") if isinstance(schema, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
 def adapter_prompt(specialist: str, manifest: Path | None = None) -> str:
     """The chat a specialist's adapter was trained on: ``schema`` or ``request``.
 
@@ -53,12 +75,7 @@ def adapter_prompt(specialist: str, manifest: Path | None = None) -> str:
     manifest records it per adapter; an adapter recorded without it was trained with the
     schema.
     """
-    path = manifest if manifest is not None else ADAPTER_MANIFEST
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8"))["adapters"][specialist]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "schema"
-    prompt = entry.get("prompt") if isinstance(entry, dict) else None
+    prompt = _adapter_entry(specialist, manifest).get("prompt")
     return prompt if prompt in ("schema", "request") else "schema"
 
 

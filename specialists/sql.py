@@ -9,6 +9,7 @@ with the validator's or the database's message.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -132,6 +133,8 @@ class SqlAnswer:
     """``grammar`` or ``free``: how the model's text was decoded."""
     stopped: str | None = None
     """Why no query was accepted before the attempts ran out (the model is unavailable)."""
+    schema_note: str = ""
+    """Said when the fine-tuned model was trained for another schema than the live one."""
     agreement: tuple[int, int] | None = None
     """With voting: how many of the candidates that ran returned the chosen result, of
     how many ran."""
@@ -229,6 +232,29 @@ def sql_schema_text(database: SqlDatabase, *, fewshot: bool) -> str:
     return database.schema_text(sample_values=fewshot)
 
 
+def schema_digest(database: SqlDatabase) -> str:
+    """The sha256 of the database's schema as the fine-tuned chat would show it."""
+    return hashlib.sha256(database.schema_text(sample_values=False).encode()).hexdigest()
+
+
+OTHER_SCHEMA = (
+    "Note: the SQL specialist was fine-tuned for another database schema than this one, so "
+    "its queries here are less often right; train it for this database with the data engine "
+    "(python -m finetune.engine, then slm-dispatch train sql --examples FILE)."
+)
+"""Said with an answer whose fine-tuned SQL model was trained for another schema."""
+
+
+def schema_note(database: SqlDatabase, fewshot: bool) -> str:
+    """:data:`OTHER_SCHEMA` when a fine-tuned model's adapter records another schema."""
+    if fewshot:
+        return ""
+    trained_for = runtime.adapter_schema(SQL.name)
+    if trained_for is None or trained_for == schema_digest(database):
+        return ""
+    return OTHER_SCHEMA
+
+
 def schema_shown(fewshot: bool) -> bool:
     """Whether the chat carries the schema text.
 
@@ -310,6 +336,7 @@ def answer_sql(
         attempts=outcome.attempts,
         decoding=decoding,
         stopped=outcome.stopped,
+        schema_note=schema_note(database, fewshot),
     )
     if outcome.value is not None and settings.votes > 1:
         _vote(answer, model, first_messages, check, settings.votes, timer, options)

@@ -81,3 +81,47 @@ def test_sql_node_sends_the_fine_tuned_model_the_zero_shot_chat(demo_db: Path) -
             sent = model.calls[0][0]
             assert len(sent) == turns
             assert ("--   customers.industry:" in str(sent[0].content)) == (turns > 2)
+
+
+def test_a_fine_tuned_model_on_another_schema_says_so_with_its_answer(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from specialists.sql import OTHER_SCHEMA, schema_note
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT)")
+        connection.execute("INSERT INTO books (title) VALUES ('Atlas')")
+    context = Context(sql_decoding="free")
+    with SqlDatabase.open(str(demo_db)) as database:
+        # The shipped adapter records the demo schema: nothing to say there.
+        assert schema_note(database, fewshot=False) == ""
+        model = FineTunedScript.of(["SELECT COUNT(*) FROM customers"])
+        answer = answer_sql(model, database, "How many customers?", sql_settings(context), Timer())
+        assert answer.schema_note == ""
+    with SqlDatabase.open(str(other)) as database:
+        assert schema_note(database, fewshot=True) == ""  # a prompted model reads the schema
+        model = FineTunedScript.of(["SELECT COUNT(*) FROM books"])
+        answer = answer_sql(model, database, "How many books?", sql_settings(context), Timer())
+    assert answer.result is not None and answer.schema_note == OTHER_SCHEMA
+
+
+def test_the_sql_sub_task_output_carries_the_note(tmp_path: Path) -> None:
+    import sqlite3
+
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graph.api import Dispatcher
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT)")
+        connection.execute("INSERT INTO books (title) VALUES ('Atlas')")
+    model = FineTunedScript.of(["SELECT COUNT(*) FROM books"])
+    context = Context(
+        backend="embedded", database_url=str(other), sql_decoding="free", chat_models={"sql": model}
+    )
+    (task,) = Dispatcher(InMemorySaver(), context).ask("How many books are there?").results
+    assert task["status"] == "ok" and "fine-tuned for another database schema" in task["output"]
