@@ -14,11 +14,11 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 import runtime
 from prompts.render import render
@@ -80,12 +80,34 @@ def _repair_prompt(error: str, request: str) -> str:
     return render(SOQL_REPAIR_PROMPT, error=error)
 
 
+DECLINED = (
+    "The Salesforce specialist declined: the org holds nothing that this request asks about, "
+    "so no action was taken."
+)
+"""The sub-task's output when the model declines."""
+
+
+class Declined(BaseModel):
+    """In place of an action: the org holds nothing that the request asks about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decline: Literal["cannot answer from this org"] = Field(
+        description="Written instead of an action when the org holds nothing the request "
+        "asks about."
+    )
+
+
+class SalesforceReply(RootModel[ActionRequest | Declined]):
+    """The Salesforce specialist's output: one action, or the decline."""
+
+
 SALESFORCE = Specialist(
     name="salesforce",
     label="Salesforce",
     chat=salesforce_chat,
     checked_by="tools.salesforce: the action checked against the org's describe() metadata",
-    output_schema=ActionRequest,
+    output_schema=SalesforceReply,
     trainable=True,
     digits=True,
     repair=RepairPolicy(prompt=_repair_prompt),
@@ -164,6 +186,9 @@ def answer_salesforce(
     def check(reply: AIMessage) -> tuple[AnyAction, str]:
         parsed, error = parse_reply(reply, ActionRequest)
         if parsed is None:
+            declined, _ = parse_reply(reply, Declined)
+            if declined is not None:
+                raise Rejected(str(reply.content), DECLINED, final=True)
             raise Rejected(str(reply.content), f"the action does not fit the schema: {error}")
         action = parsed.action
         if not first_kind:

@@ -333,3 +333,20 @@ def test_the_sql_grammar_admits_one_table_subqueries_in_conditions(
         assert grammar_checker.rejection(grammar, text) is None, text
     for text in refused:
         assert grammar_checker.rejection(grammar, text) is not None, text
+
+
+def test_the_salesforce_grammar_admits_every_stored_action_and_the_decline(
+    grammar_checker: GrammarChecker,
+) -> None:
+    from runtime.grammar import schema_to_gbnf
+    from specialists.salesforce import SALESFORCE
+
+    grammar = schema_to_gbnf(SALESFORCE.constraint()["format"])
+    refused = {
+        example["id"]: problem
+        for example in stored("salesforce")[:300]
+        if (problem := grammar_checker.rejection(grammar, example["target"]))
+    }
+    assert refused == {}
+    assert grammar_checker.rejection(grammar, '{"decline": "cannot answer from this org"}') is None
+    assert grammar_checker.rejection(grammar, '{"decline": "the weather is nice"}') is not None

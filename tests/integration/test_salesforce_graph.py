@@ -68,7 +68,7 @@ def test_query_runs_at_once(client: SalesforceClient) -> None:
     assert task["status"] == "ok" and task["rows"] == [[120]]
     assert task["query"] == "SELECT COUNT() FROM Lead"
     # Decoding was constrained by the ActionRequest schema.
-    assert model.calls[0][1]["format"]["title"] == "ActionRequest"
+    assert model.calls[0][1]["format"]["title"] == "SalesforceReply"
 
 
 def test_rejected_field_is_repaired_with_the_error(client: SalesforceClient) -> None:

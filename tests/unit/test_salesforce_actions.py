@@ -725,3 +725,23 @@ def test_the_model_is_shown_picklist_values_as_the_org_writes_them(
     answer, model = _answer(client, "closed-won deals?", [{"action": "query", "soql": soql}])
     assert answer.action is not None
     assert "Request: Closed Won deals?" in str(model.calls[0][0][-1].content)
+
+
+def test_a_decline_ends_the_subtask_at_once_and_takes_no_action(
+    client: SalesforceClient, org: SchemaOrg
+) -> None:
+    from specialists.base import Timer
+    from specialists.salesforce import DECLINED, SalesforceSettings, answer_salesforce
+    from tests.fakes import ScriptedChatModel
+
+    model = ScriptedChatModel.of(['{"decline": "cannot answer from this org"}'], repeat_last=True)
+    answer = answer_salesforce(
+        model, client, "What's the weather in Paris?", SalesforceSettings(), Timer()
+    )
+    assert answer.action is None and answer.stopped == DECLINED
+    assert len(model.calls) == 1 and org.calls == []
+    # Anything else that is neither an action nor the decline is repaired as before.
+    broken = ScriptedChatModel.of(['{"decline": "no"}'], repeat_last=True)
+    failed = answer_salesforce(broken, client, "Leads?", SalesforceSettings(), Timer())
+    assert failed.stopped is None and len(broken.calls) == 3
+    assert "does not fit the schema" in (failed.attempts[0]["error"] or "")
