@@ -49,16 +49,20 @@ def sft_records(
     *,
     database_path: Path | None = None,
     prompt: str = "schema",
+    schema_text: str | None = None,
 ) -> list[dict[str, Any]]:
     """``{"id", "turns", "completion"}`` records for ``examples`` of one specialist.
 
     ``database_path`` is the demo database whose schema the SQL chats carry (default: the one
     in the data directory). ``prompt="request"`` leaves the schema text out of the SQL chats
-    (the adapter then learns the schema; see :func:`runtime.adapter_prompt`).
+    (the adapter then learns the schema; see :func:`runtime.adapter_prompt`). ``schema_text``
+    is the schema to show instead of the demo database's (another database's).
     """
     if prompt not in PROMPTS:
         raise ValueError(f"prompt must be one of {PROMPTS}, not {prompt!r}")
-    schema = sql_schema(database_path) if specialist == "sql" and prompt == "schema" else ""
+    schema = ""
+    if specialist == "sql" and prompt == "schema":
+        schema = schema_text if schema_text is not None else sql_schema(database_path)
     records = []
     for example in examples:
         turns = chat_for(specialist, example["request"], schema=schema)

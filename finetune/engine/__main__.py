@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from finetune.engine.compose import FAMILIES, Composer, Intent
 from finetune.engine.decline import decline_records
@@ -226,12 +226,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(name: str, split: Split) -> None:
-    print(f"{name}: {len(split.records)} records from {sum(split.intents.values())} intents")
+def _report(name: str, split: Split, file: TextIO) -> None:
+    print(
+        f"{name}: {len(split.records)} records from {sum(split.intents.values())} intents",
+        file=file,
+    )
     for family in (*FAMILIES, "decline") if split.families["decline"] else FAMILIES:
-        print(
-            f"  {family:<13} {split.families[family]:>6} records {split.intents[family]:>6} intents"
-        )
+        records, intents = split.families[family], split.intents[family]
+        print(f"  {family:<13} {records:>6} records {intents:>6} intents", file=file)
+
+
+def report(
+    train: Split, heldout: Split | None, drops: Counter[str], *, file: TextIO = sys.stdout
+) -> None:
+    """Print the records per family of each split and the drops by reason."""
+    _report(train.name, train, file)
+    if heldout is not None:
+        _report(heldout.name, heldout, file)
+    print("dropped:", file=file)
+    for reason, number in sorted(drops.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {reason:<32} {number:>6}", file=file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,12 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         print(f"error: cannot write the output: {err}", file=sys.stderr)
         return 1
-    _report(str(args.out), train)
+    train.name = str(args.out)
     if heldout is not None:
-        _report(str(args.heldout), heldout)
-    print("dropped:")
-    for reason, number in sorted(drops.items(), key=lambda item: (-item[1], item[0])):
-        print(f"  {reason:<32} {number:>6}")
+        heldout.name = str(args.heldout)
+    report(train, heldout, drops)
     print(f"time: {time.perf_counter() - started:.1f}s")
     short = len(train.records) < args.count or (
         heldout is not None and len(heldout.records) < args.heldout_count

@@ -94,3 +94,24 @@ def test_export_check_catches_a_wrong_export(records: list[dict[str, Any]], trai
     report = compare_export(BASE, trained / "adapter", wrong, chats, max_new_tokens=8)
     assert not report.faithful
     assert any("logits differ" in problem for problem in report.problems)
+
+
+def test_train_sql_for_another_database_composes_trains_exports_and_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from graph.cli import main
+    from tests.unit.test_engine_sql import build_library
+
+    library = build_library(tmp_path / "library.sqlite")
+    out = tmp_path / "run"
+    argv = ["train", "sql", "--database", str(library), "--count", "40", "--steps", "2"]
+    argv += ["--batch-size", "2", "--eval", "2", "--check", "0", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "composing 40 examples" in err and "held-out execution accuracy: " in err
+    train_lines = (out / "engine_train.jsonl").read_text().splitlines()
+    assert len(train_lines) >= 40 and (out / "engine_heldout.jsonl").is_file()
+    assert (out / "sql.gguf").stat().st_size > 0
+
+    assert main(["train", "sql", "--database", str(tmp_path / "missing.sqlite")]) == 2
+    assert "cannot read the database" in capsys.readouterr().err
