@@ -35,6 +35,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
+from specialists.scope import SYSTEM_WORDS, build_cues
 from specialists.spellings import spelled_as_held
 from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
 from tools.sql.values import unknown_value
@@ -182,18 +183,35 @@ def _column_names(database: SqlDatabase) -> dict[str, list[str]]:
     }
 
 
-def sql_grammar(database: SqlDatabase, dialect: str, *, ground_values: bool = True) -> str:
+def sql_grammar(
+    database: SqlDatabase, dialect: str, *, ground_values: bool = True, decline: bool = True
+) -> str:
     """The GBNF grammar of a SELECT over ``database``'s live schema, in ``dialect``.
 
     With ``ground_values`` a string compared with a low-cardinality text column can only
-    be one of the values the column holds (read from the database, re-read after a minute).
+    be one of the values the column holds (read from the database, re-read after a minute);
+    with ``decline`` the decline may be written instead of a SELECT.
     """
     return select_grammar(
         _column_names(database),
         dialect="postgres" if dialect.startswith("postgres") else "sqlite",
         foreign_keys=database.foreign_keys(),
         values=database.text_values() if ground_values else None,
+        decline=decline,
     )
+
+
+def held_names(database: SqlDatabase, request: str) -> set[str]:
+    """The database's column names and values (as words) that ``request`` names.
+
+    A table's own name does not count: "the salary of each sales rep" names a table, and
+    asks for something it does not hold; "the average product price" names a column.
+    """
+    tables = {name: [c.name for c in columns] for name, columns in database.tables().items()}
+    everything = build_cues(tables=tables, values=database.text_values(), describes={})
+    table_names = build_cues(tables={name: [] for name in tables}, describes={})
+    found = everything.named(request)["sql"] - table_names.named(request)["sql"]
+    return found - set(SYSTEM_WORDS["sql"])
 
 
 def value_problem(database: SqlDatabase, sql: str, dialect: str) -> str | None:
@@ -302,7 +320,21 @@ def answer_sql(
     def check(reply: AIMessage) -> tuple[QueryResult, str]:
         sql = strip_fences(str(reply.content))
         if sql == DECLINE:
-            raise Rejected(sql, DECLINED, final=True)
+            named = held_names(database, question)
+            if not named:
+                raise Rejected(sql, DECLINED, final=True)
+            # The database holds what the request names: a decline is not taken from the
+            # model, and the repair decodes without it.
+            shown = ", ".join(sorted(named)[:5])
+            raise Rejected(
+                sql,
+                f"the database holds what the request names ({shown}): write the SELECT",
+                repair_options=(
+                    {"grammar": sql_grammar(database, settings.dialect, decline=False)}
+                    if decoding == "grammar"
+                    else None
+                ),
+            )
         try:
             checked = database.validate(sql, read_dialect=settings.dialect)
             problem = (

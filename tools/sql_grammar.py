@@ -147,6 +147,7 @@ def select_grammar(
     dialect: str = "sqlite",
     foreign_keys: Iterable[ForeignKey] = (),
     values: ValueSets | None = None,
+    decline: bool = True,
 ) -> str:
     """Return the GBNF grammar of one SELECT over ``tables``.
 
@@ -158,6 +159,7 @@ def select_grammar(
         values: ``(table, column) -> values`` of the low-cardinality text columns; a
             string compared with such a column must be one of them. Columns with no
             values or more than :data:`MAX_GROUNDED_VALUES` are left free.
+        decline: Whether :data:`DECLINE` may be written instead of a SELECT.
 
     Returns:
         The grammar text, with ``root`` as its start rule: one SELECT, or :data:`DECLINE`.
@@ -174,7 +176,7 @@ def select_grammar(
             if 0 < len(set(texts)) <= MAX_GROUNDED_VALUES
         )
     )
-    return _select_grammar(key, dialect, tuple(foreign_keys), grounded)
+    return _select_grammar(key, dialect, tuple(foreign_keys), grounded, decline)
 
 
 @functools.lru_cache(maxsize=16)
@@ -183,6 +185,7 @@ def _select_grammar(
     dialect: str,
     foreign_keys: tuple[ForeignKey, ...],
     grounded: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
+    decline: bool = True,
 ) -> str:
     if dialect not in _FUNCTIONS:
         raise ValueError(f"no SQL grammar for dialect {dialect!r}: use sqlite or postgres")
@@ -240,5 +243,6 @@ def _select_grammar(
         branches.append('"SELECT " distinct? select-list-j " FROM " from-table join{1,3} clauses-j')
     # A subquery (in IN (…) or compared with a column) is one SELECT over one table.
     rules.append("subquery ::= " + " |\n  ".join(branches[: len(tables)]))
-    rules.insert(0, "root ::= (" + " |\n  ".join(branches) + ') ";"? | ' + _literal(DECLINE))
+    alternative = " | " + _literal(DECLINE) if decline else ""
+    rules.insert(0, "root ::= (" + " |\n  ".join(branches) + ') ";"?' + alternative)
     return "\n".join(rules) + "\n"

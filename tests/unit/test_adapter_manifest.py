@@ -96,7 +96,8 @@ def test_the_prompt_an_adapter_was_trained_on_is_recorded_and_read_back(tmp_path
     assert adapter_prompt("router", manifest) == "schema"  # recorded so by default
     assert adapter_prompt("salesforce", manifest) == "schema"  # not installed
     assert adapter_prompt("sql", tmp_path / "missing.json") == "schema"
-    assert adapter_prompt("sql") == "schema"  # the shipped adapter carries the schema
+    assert adapter_prompt("sql") == "request"  # the shipped SQL adapter learnt its schema
+    assert adapter_prompt("router") == "schema"
 
 
 def test_an_adapter_trained_on_the_request_alone_is_sent_no_schema(
@@ -115,8 +116,10 @@ def test_an_adapter_trained_on_the_request_alone_is_sent_no_schema(
     with pytest.raises(ValueError, match="prompt must be one of"):
         sft_records("sql", [example], prompt="digest")
 
-    assert schema_shown(fewshot=False) and schema_shown(fewshot=True)
     manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"adapters": {"sql": {"prompt": "schema"}}}))
+    monkeypatch.setattr(runtime.capabilities, "ADAPTER_MANIFEST", manifest)
+    assert schema_shown(fewshot=False) and schema_shown(fewshot=True)
     manifest.write_text(json.dumps({"adapters": {"sql": {"prompt": "request"}}}))
     monkeypatch.setattr(runtime.capabilities, "ADAPTER_MANIFEST", manifest)
     assert not schema_shown(fewshot=False) and schema_shown(fewshot=True)

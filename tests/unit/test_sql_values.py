@@ -176,3 +176,16 @@ def test_a_decline_ends_the_subtask_at_once_and_runs_nothing(demo_db: Path) -> N
     assert answer.result is None and answer.stopped == DECLINED
     assert len(model.calls) == 1 and answer.attempts == [{"query": DECLINE, "error": DECLINED}]
     assert answer.failure(context.max_repairs) == DECLINED
+
+
+def test_a_decline_of_a_request_that_names_a_column_is_not_taken(demo_db: Path) -> None:
+    model = ScriptedChatModel.of([DECLINE, "SELECT AVG(unit_price) FROM products"])
+    context = Context(chat_models={"sql": model}, sql_decoding="free")
+    with SqlDatabase.open(str(demo_db)) as database:
+        answer = answer_sql(
+            model, database, "What is the average product price?", sql_settings(context), Timer()
+        )
+    assert answer.result is not None and len(model.calls) == 2
+    assert "the database holds what the request names (price)" in (
+        answer.attempts[0]["error"] or ""
+    )
