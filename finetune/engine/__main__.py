@@ -237,9 +237,10 @@ def _report(name: str, split: Split, file: TextIO) -> None:
 
 
 def report(
-    train: Split, heldout: Split | None, drops: Counter[str], *, file: TextIO = sys.stdout
+    train: Split, heldout: Split | None, drops: Counter[str], *, file: TextIO | None = None
 ) -> None:
-    """Print the records per family of each split and the drops by reason."""
+    """Print the records per family of each split and the drops by reason (to stdout)."""
+    file = file if file is not None else sys.stdout
     _report(train.name, train, file)
     if heldout is not None:
         _report(heldout.name, heldout, file)
