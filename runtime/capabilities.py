@@ -6,6 +6,7 @@ these questions and never import a concrete backend.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -51,12 +52,23 @@ def is_finetuned(model: BaseChatModel, specialist: str) -> bool:
     return bool(getattr(model, "adapter_path", None))
 
 
+@functools.lru_cache(maxsize=8)
+def _read_manifest(path: Path, version: tuple[int, int]) -> dict[str, object]:
+    """The manifest's adapters, read once per ``version`` (modification time, size) of it."""
+    try:
+        adapters = json.loads(path.read_text(encoding="utf-8"))["adapters"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return adapters if isinstance(adapters, dict) else {}
+
+
 def _adapter_entry(specialist: str, manifest: Path | None) -> dict[str, object]:
     path = manifest if manifest is not None else ADAPTER_MANIFEST
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))["adapters"][specialist]
-    except (OSError, ValueError, KeyError, TypeError):
+        stat = path.stat()
+    except OSError:
         return {}
+    entry = _read_manifest(path, (stat.st_mtime_ns, stat.st_size)).get(specialist)
     return entry if isinstance(entry, dict) else {}
 
 

@@ -40,7 +40,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
-from specialists.spellings import spelled_as_held
+from specialists.spellings import fold, spelled_as_held
 from specialists.text import describe_rows
 from tools.salesforce import (
     KEY_PREFIXES,
@@ -368,10 +368,6 @@ def _soql_quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _fold(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", text.lower())
-
-
 def held_value(written: str, allowed: Sequence[str]) -> str | None:
     """The one picklist value that ``written`` stands for, or None when it is not clear.
 
@@ -381,18 +377,18 @@ def held_value(written: str, allowed: Sequence[str]) -> str | None:
     ``Working - Contacted`` (the only value, or first words of one, this close to it).
     "Closed", where there are ``Closed Won`` and ``Closed Lost``, stands for neither.
     """
-    key = _fold(written)
+    key = fold(written)
     if not key:
         return None
     forms: dict[str, set[str]] = {}
     for value in allowed:
         words = re.findall(r"[0-9A-Za-z]+", value)
         for count in range(1, len(words) + 1):
-            forms.setdefault(_fold(" ".join(words[:count])), set()).add(value)
-    whole = [value for value in allowed if _fold(value) == key]
+            forms.setdefault(fold(" ".join(words[:count])), set()).add(value)
+    whole = [value for value in allowed if fold(value) == key]
     if whole:
         return whole[0]
-    begun = {value for value in allowed if _fold(value).startswith(key)}
+    begun = {value for value in allowed if fold(value).startswith(key)}
     if len(key) >= 4 and begun:
         return begun.pop() if len(begun) == 1 else None
     if len(key) < 5:

@@ -54,14 +54,15 @@ MIN_FUZZY = 6
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['&.][A-Za-z0-9]+)*")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """``text`` in lower case with only its letters and digits ("Mid-Market" -> "midmarket")."""
     return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
 def _held_forms(values: Iterable[str]) -> dict[str, str]:
     forms: dict[str, str] = {}
     for value in values:
-        folded = _fold(value)
+        folded = fold(value)
         if folded:
             forms.setdefault(folded, value)
     return forms
@@ -72,14 +73,14 @@ def _respelt(span: str, forms: Mapping[str, str], fuzzy: Sequence[str]) -> str |
 
     A span already written as a held value stands for itself.
     """
-    folded = _fold(span)
+    folded = fold(span)
     if span.islower() and span in EVERYDAY:
         return None
     if folded in forms:
         return forms[folded]
     for name in COUNTRY_NAMES.get(folded, ()):
-        if _fold(name) in forms:
-            return forms[_fold(name)]
+        if fold(name) in forms:
+            return forms[fold(name)]
     if len(folded) < MIN_FUZZY or not span.isalpha():
         return None
     near = [
