@@ -483,7 +483,7 @@ def add_train_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--prompt",
         choices=["schema", "request"],
         help="sql: train on chats with the schema text (schema; the default for the committed "
-        "dataset) or on the request alone (request: the schema is learnt; about a tenth of "
+        "dataset) or on the request alone (request: the schema is learnt; about a third of "
         "the tokens, the default with --database)",
     )
     parser.add_argument(
