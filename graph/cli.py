@@ -27,6 +27,7 @@ from graph.context import Context, default_data_dir, default_database_url
 from graph.models_cli import add_models_command
 from graph.sandbox_cli import add_sandbox_command
 from graph.state import SPECIALISTS, TaskResult
+from specialists.bindings import describe_taken
 
 DESCRIPTION = """\
 slm-dispatch: a dispatcher that splits a request into sub-tasks and hands each to a
@@ -145,7 +146,13 @@ def _step_printer(node: str, update: dict[str, Any]) -> None:
     if node == "router" and update.get("route"):
         route = update["route"]
         tasks = update.get("plan") or []
-        names = ", ".join(t["specialist"] for t in tasks) or "nothing"
+        names = (
+            ", ".join(
+                t["specialist"] + (f" (after {t['depends_on']})" if t["depends_on"] else "")
+                for t in tasks
+            )
+            or "nothing"
+        )
         _progress(f"· router ({route['path']}, {_ms(route['seconds'])}) → {names}")
     elif node in SPECIALISTS:
         for result in update.get("results") or []:
@@ -164,6 +171,8 @@ def _format_result(result: TaskResult) -> list[str]:
         f"[{result['id']}] {result['specialist']} — {result['instruction']}",
         f"    status: {result['status']}   ({', '.join(parts)})",
     ]
+    if result.get("inputs"):
+        lines.append(f"    took: {describe_taken(result.get('inputs') or [])}")
     rejected = [a for a in result["attempts"] if a["error"]]
     for attempt in rejected:
         lines.append(f"    rejected: {' '.join(attempt['query'].split())}")

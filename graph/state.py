@@ -7,7 +7,7 @@ PostgreSQL, LangGraph Studio's own) stores and restores them without custom type
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from specialists import TASK_SPECIALISTS
 from specialists.base import Attempt, SubTask, TaskSpecialist
@@ -61,6 +61,9 @@ class TaskResult(TypedDict):
     ``total``."""
     action: dict[str, Any] | None
     """The validated Salesforce action (as JSON), for a Salesforce sub-task."""
+    inputs: NotRequired[list[dict[str, Any]]]
+    """What it took from earlier results: ``{"from", "as", "column", "value"}`` per binding
+    (absent or empty: nothing)."""
 
 
 class RouteInfo(TypedDict):
@@ -121,3 +124,5 @@ class TaskInput(TypedDict):
     """The result of the sub-task it depends on, if any."""
     pending: TaskResult | None
     """For ``approve_write``: the sub-task's result that holds the write awaiting approval."""
+    sources: NotRequired[list[TaskResult]]
+    """The results its bindings take values from (:mod:`specialists.bindings`)."""

@@ -18,6 +18,7 @@ from graph.context import Context
 from graph.state import RouteInfo, State, TaskInput, TaskResult
 from nodes import resources
 from specialists.base import SUBTASK_ERRORS, Timer
+from specialists.bindings import bind_plan, sources_of
 from specialists.router import ROUTER, out_of_scope, plan_by_rules, plan_with_model
 
 OUT_OF_SCOPE = (
@@ -70,6 +71,7 @@ def route_request(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return reject(error or "The router model wrote no plan.")
     if not tasks:
         return reject(OUT_OF_SCOPE)
+    tasks = bind_plan(tasks, cues.names_thing)
     route = RouteInfo(
         path="model", seconds=time.perf_counter() - started, note="planned by the router model"
     )
@@ -80,7 +82,8 @@ def dispatch_ready(state: State) -> list[Send] | Literal["respond"]:
     """Send every sub-task whose dependency has finished; go to ``respond`` when all are done.
 
     Independent sub-tasks leave in the same step and run in parallel; a sub-task that
-    depends on another leaves in the step after that one's result arrives.
+    depends on others (its ``depends_on`` and its bindings' sources) leaves in the step
+    after the last of their results arrives, carrying those results.
     """
     results: dict[int, TaskResult] = {r["id"]: r for r in state.results}
     done = {k: r for k, r in results.items() if r["status"] != "awaiting_approval"}
@@ -93,11 +96,15 @@ def dispatch_ready(state: State) -> list[Send] | Literal["respond"]:
             continue
         if result is not None:
             continue
-        dependency = task["depends_on"]
-        if dependency is not None and dependency not in done:
+        needed = sources_of(task)
+        if any(source not in done for source in needed):
             continue
+        dependency = task["depends_on"]
         payload = TaskInput(
-            task=task, dependency=done.get(dependency) if dependency else None, pending=None
+            task=task,
+            dependency=done.get(dependency) if dependency else None,
+            pending=None,
+            sources=[done[source] for source in needed],
         )
         sends.append(Send(task["specialist"], payload))
     return sends or "respond"

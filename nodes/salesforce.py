@@ -24,7 +24,7 @@ from graph.approvals import HOW_TO_APPROVE, approval_decision, perform_once
 from graph.context import Context
 from graph.state import Attempt, SubTask, TaskInput, TaskResult
 from nodes import resources
-from nodes.results import make_result, update
+from nodes.results import bound_task, make_result, update
 from specialists.base import SUBTASK_ERRORS, Timer
 from specialists.salesforce import (
     SALESFORCE,
@@ -37,13 +37,14 @@ from tools.salesforce import ActionRequest, ActionResult, SalesforceError
 logger = logging.getLogger(__name__)
 
 
-def salesforce_settings(context: Context) -> SalesforceSettings:
-    """The Salesforce specialist's settings from the run's context."""
+def salesforce_settings(context: Context, bound: tuple[str, ...] = ()) -> SalesforceSettings:
+    """The Salesforce specialist's settings from the run's context (``bound``: chain values)."""
     return SalesforceSettings(
         max_repairs=context.max_repairs,
         row_limit=context.row_limit,
         system=resources.system_text(context, SALESFORCE.name),
         preapproved=context.is_preapproved,
+        bound=bound,
     )
 
 
@@ -53,6 +54,7 @@ def _performed(
     timer: Timer,
     action: dict[str, Any],
     attempts: list[Attempt],
+    taken: list[dict[str, Any]] | None,
 ) -> TaskResult:
     return make_result(
         task,
@@ -65,6 +67,7 @@ def _performed(
         truncated=result.truncated,
         attempts=attempts,
         action=action,
+        taken=taken,
     )
 
 
@@ -74,9 +77,13 @@ def answer_with_salesforce(task_input: TaskInput, runtime: Runtime[Context]) -> 
     Without credentials (and no client in the context) the sub-task fails at once with
     a message naming the variables to set; no model is called.
     """
-    task = task_input["task"]
     context = runtime.context
     timer = Timer()
+    bound = bound_task(task_input, timer)
+    if isinstance(bound, dict):
+        return bound
+    task, filled = bound
+    taken = filled.taken
     since = time.perf_counter()
     try:
         client = resources.salesforce_client(context)
@@ -86,22 +93,23 @@ def answer_with_salesforce(task_input: TaskInput, runtime: Runtime[Context]) -> 
             if exc.code == "NOT_CONFIGURED"
             else (f"Could not connect to Salesforce: {exc.message}")
         )
-        return update(make_result(task, status="failed", output=reason, timer=timer))
+        return update(make_result(task, status="failed", output=reason, timer=timer, taken=taken))
     finally:
         timer.add("tool", since)
     try:
         model = resources.chat_model(context, SALESFORCE.name)
     except SUBTASK_ERRORS as exc:
         reason = f"The {SALESFORCE.label} model is not available: {exc}"
-        return update(make_result(task, status="failed", output=reason, timer=timer))
-    answer = answer_salesforce(
-        model, client, task["instruction"], salesforce_settings(context), timer
-    )
+        return update(make_result(task, status="failed", output=reason, timer=timer, taken=taken))
+    settings = salesforce_settings(context, tuple(filled.values))
+    answer = answer_salesforce(model, client, task["instruction"], settings, timer)
     attempts = answer.attempts
     if answer.action is None:
         reason = answer.failure(context.max_repairs)
         return update(
-            make_result(task, status="failed", output=reason, timer=timer, attempts=attempts)
+            make_result(
+                task, status="failed", output=reason, timer=timer, attempts=attempts, taken=taken
+            )
         )
     dumped = answer.action.model_dump(mode="json")
     if answer.result is None:
@@ -113,9 +121,10 @@ def answer_with_salesforce(task_input: TaskInput, runtime: Runtime[Context]) -> 
                 timer=timer,
                 attempts=attempts,
                 action=dumped,
+                taken=taken,
             )
         )
-    return update(_performed(task, answer.result, timer, dumped, attempts))
+    return update(_performed(task, answer.result, timer, dumped, attempts, taken))
 
 
 def perform_approved_write(task_input: TaskInput, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -130,6 +139,9 @@ def perform_approved_write(task_input: TaskInput, runtime: Runtime[Context]) -> 
     task = task_input["task"]
     pending = task_input["pending"]
     assert pending is not None and pending["action"] is not None
+    # The pending result holds the instruction as it was asked, chain values filled in.
+    task = SubTask(**{**task, "instruction": pending["instruction"]})  # type: ignore[typeddict-item]
+    taken = pending.get("inputs")
     timer = Timer()
     value = interrupt(
         {
@@ -151,6 +163,7 @@ def perform_approved_write(task_input: TaskInput, runtime: Runtime[Context]) -> 
                 timer=timer,
                 attempts=attempts,
                 action=pending["action"],
+                taken=taken,
             )
         )
     configurable = get_config().get("configurable", {})
@@ -176,8 +189,9 @@ def perform_approved_write(task_input: TaskInput, runtime: Runtime[Context]) -> 
                 timer=timer,
                 attempts=attempts,
                 action=pending["action"],
+                taken=taken,
             )
         )
     finally:
         timer.add("tool", since)
-    return update(_performed(task, outcome, timer, pending["action"], attempts))
+    return update(_performed(task, outcome, timer, pending["action"], attempts, taken))

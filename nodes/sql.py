@@ -10,15 +10,15 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import TaskInput
 from nodes import resources
-from nodes.results import make_result, update
+from nodes.results import bound_task, make_result, update
 from specialists.base import SUBTASK_ERRORS, Timer
 from specialists.sql import SQL, SqlSettings, answer_sql
 from specialists.text import describe_rows
 from tools.sql import SqlToolError
 
 
-def sql_settings(context: Context) -> SqlSettings:
-    """The SQL specialist's settings from the run's context."""
+def sql_settings(context: Context, bound: tuple[str, ...] = ()) -> SqlSettings:
+    """The SQL specialist's settings from the run's context (``bound``: chain values)."""
     return SqlSettings(
         dialect=context.sql_dialect,
         decoding=context.sql_decoding,
@@ -28,6 +28,7 @@ def sql_settings(context: Context) -> SqlSettings:
         row_limit=context.row_limit,
         timeout_s=context.query_timeout_s,
         system=resources.system_text(context, SQL.name),
+        bound=bound,
     )
 
 
@@ -38,10 +39,16 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
     context asks for it and the runtime supports it); ``tools.sql`` validates it against
     the live schema and runs it on a read-only connection. A rejected query goes back to
     the model with the error, at most ``max_repairs`` times, then the sub-task fails clearly.
+    Values a chain binds from earlier steps are copied into the question first, and the
+    query must use them (:mod:`specialists.bindings`).
     """
-    task = task_input["task"]
     context = runtime.context
     timer = Timer()
+    bound = bound_task(task_input, timer)
+    if isinstance(bound, dict):
+        return bound
+    task, filled = bound
+    taken = filled.taken
     since = time.perf_counter()
     try:
         database = resources.database(context)
@@ -51,25 +58,33 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
     except (SqlToolError, OSError) as exc:
         message = getattr(exc, "message", str(exc))
         reason = f"The SQL database is not available: {message}"
-        return update(make_result(task, status="failed", output=reason, timer=timer))
+        return update(make_result(task, status="failed", output=reason, timer=timer, taken=taken))
     finally:
         timer.add("tool", since)
     try:
         model = resources.chat_model(context, SQL.name)
-        answer = answer_sql(model, database, task["instruction"], sql_settings(context), timer)
+        settings = sql_settings(context, tuple(filled.values))
+        answer = answer_sql(model, database, task["instruction"], settings, timer)
     except SUBTASK_ERRORS as exc:
         reason = f"The {SQL.label} model is not available: {exc}"
-        return update(make_result(task, status="failed", output=reason, timer=timer))
+        return update(make_result(task, status="failed", output=reason, timer=timer, taken=taken))
     except SqlToolError as exc:
         reason = f"The SQL database is not available: {exc.message}"
-        return update(make_result(task, status="failed", output=reason, timer=timer))
+        return update(make_result(task, status="failed", output=reason, timer=timer, taken=taken))
     result = answer.result
     if result is None:
         reason = " ".join(
             part for part in (answer.failure(context.max_repairs), answer.schema_note) if part
         )
         return update(
-            make_result(task, status="failed", output=reason, timer=timer, attempts=answer.attempts)
+            make_result(
+                task,
+                status="failed",
+                output=reason,
+                timer=timer,
+                attempts=answer.attempts,
+                taken=taken,
+            )
         )
     return update(
         make_result(
@@ -90,5 +105,6 @@ def answer_with_sql(task_input: TaskInput, runtime: Runtime[Context]) -> dict[st
             rows=result.rows,
             truncated=result.truncated,
             attempts=answer.attempts,
+            taken=taken,
         )
     )

@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Literal, Protocol, TypedDict, TypeVar
+from typing import Any, Generic, Literal, NotRequired, Protocol, TypedDict, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -64,6 +64,22 @@ class Attempt(TypedDict):
     """Why it was rejected, or None when it ran."""
 
 
+BindingKind = Literal["value", "list", "id", "count"]
+"""What a binding takes from an earlier result: one value (the single row's cell), a
+column's values as a list, a record Id, or the number of rows (a count's value)."""
+
+Binding = TypedDict(
+    "Binding",
+    {"from": int, "column": str | None, "kind": BindingKind, "as": str},
+)
+"""One input of a sub-task taken from an earlier sub-task's result.
+
+``from`` is the earlier sub-task's id, ``column`` the column to read (None: the runtime
+chooses it from ``as`` and the result's columns), ``as`` the name of the placeholder
+(``{as}``) in the instruction that the value replaces. The runtime copies the value in
+(:mod:`specialists.bindings`); the model never retypes it."""
+
+
 class SubTask(TypedDict):
     """One sub-task of a plan."""
 
@@ -75,6 +91,8 @@ class SubTask(TypedDict):
     """What the specialist is asked to do."""
     depends_on: int | None
     """Id of an earlier sub-task whose result this one needs, if any."""
+    inputs: NotRequired[list[Binding]]
+    """Values this sub-task takes from earlier results (absent or empty: none)."""
 
 
 class ChatBuilder(Protocol):

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import runtime
 from prompts.render import render
 from prompts.router import ROUTER_PROMPT
 from specialists.base import (
+    Binding,
+    BindingKind,
     Specialist,
     SubTask,
     TaskSpecialist,
@@ -25,10 +27,33 @@ from specialists.base import (
     invoke_structured,
     system_turns,
 )
+from specialists.bindings import bind_plan, find_reference
 from specialists.scope import Cues
 
-MAX_TASKS = 5
+MAX_TASKS = 10
 """Most sub-tasks one plan may hold."""
+
+
+class PlannedBinding(BaseModel):
+    """A value a sub-task takes from an earlier sub-task's result, as the router writes it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: int = Field(alias="from", description="Position (from 1) of the earlier sub-task.")
+    column: str | None = Field(
+        default=None, max_length=80, description="The column to read (None: the name column)."
+    )
+    kind: BindingKind = Field(
+        default="value",
+        description="value: the single row's cell; list: the column's values; id: the record "
+        "Id; count: the number of rows.",
+    )
+    name: str = Field(
+        alias="as",
+        max_length=40,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The placeholder {as} in the instruction that the value replaces.",
+    )
 
 
 class PlannedTask(BaseModel):
@@ -44,6 +69,11 @@ class PlannedTask(BaseModel):
     depends_on: int | None = Field(
         default=None,
         description="Position (from 1) of an earlier sub-task whose result this one needs.",
+    )
+    inputs: list[PlannedBinding] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Values copied from earlier results into the instruction's placeholders.",
     )
 
 
@@ -66,7 +96,10 @@ schemas' names instead (:mod:`specialists.scope`)."""
 
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[.?!;])\s+"
-    r"|,?\s+\b(?:and then|then|and subsequently|subsequently|and after that|after that)\b,?\s+"
+    r"|,?\s+\b(?:and then|then|and subsequently|subsequently)\b,?\s+"
+    # "after that" joins clauses only as a phrase of its own ("..., after that list ..."),
+    # not in "which rep looks after that customer".
+    r"|(?:,\s*|\s+and\s+)after that\b,?\s+|\s+after that,\s+"
     r"|,\s+(?:and\s+)?also\s+|\s+and also\s+"
     r"|\s+(?:->|=>|\u2192|\+)\s+"
     r"|,\s+(?:and\s+)?(?=(?:how many|how much|what|which|who|list|show me|give me)\b)",
@@ -74,6 +107,7 @@ _CLAUSE_SPLIT = re.compile(
 )
 _LEADING_JOINER = re.compile(
     r"^(?:and\s+|then\s+|also\s+|finally\s+|please\s+|furthermore,?\s+|additionally,?\s+"
+    r"|after that,?\s+"
     r"|besides,?\s+)+",
     re.IGNORECASE,
 )
@@ -109,10 +143,14 @@ def split_clauses(request: str) -> list[str]:
     return [p for p in parts if p and re.search(r"\w", p)]
 
 
-def matching_specialists(clause: str, cues: Cues) -> list[str]:
-    """Specialists ``clause`` names: summarize by its words, a system by its own cues."""
+def matching_specialists(clause: str, cues: Cues, *, probe: str | None = None) -> list[str]:
+    """Specialists ``clause`` names: summarize by its words, a system by its own cues.
+
+    The systems are read from ``probe`` when given: the clause without the words that refer
+    back to an earlier result.
+    """
     found = ["summarize"] if SUMMARIZE_PATTERN.search(clause) else []
-    return found + cues.systems(clause)
+    return found + cues.systems(clause if probe is None else probe)
 
 
 def out_of_scope(request: str, cues: Cues) -> bool:
@@ -128,7 +166,9 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
     summarize); a clause that names nothing joins its neighbour. A ``summarize`` clause
     without a text of its own depends on the sub-task just before it. A clause matches
     ``sql`` or ``salesforce`` when it names something only that system holds
-    (:meth:`specialists.scope.Cues.systems`).
+    (:meth:`specialists.scope.Cues.systems`); the words by which a clause refers back to
+    the step before ("that customer") do not count, and such a clause takes its value from
+    that step (:func:`specialists.bindings.bind_plan`).
     """
     with_text = _SUMMARIZE_WITH_TEXT.match(request)
     if with_text:
@@ -138,7 +178,11 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
     plan: list[SubTask] = []
     carried = ""
     for clause in split_clauses(request):
-        found = matching_specialists(clause, cues)
+        # "create a case for that customer": the customer is the earlier step's result, so
+        # the words that refer back do not say which system this clause is about.
+        reference = find_reference(clause, cues.names_thing) if plan else None
+        probe = None if reference is None else clause[: reference.start] + clause[reference.end :]
+        found = matching_specialists(clause, cues, probe=probe)
         if not found:
             # A clause that names nothing ("Could you dig that up?", "Quick one:") is no
             # sub-task of its own: it belongs to the clause before it (or after it).
@@ -169,14 +213,16 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
         )
         if len(plan) > MAX_TASKS:
             return None
-    return plan or None
+    return bind_plan(plan, cues.names_thing) if plan else None
 
 
 def plan_from_model(plan: Plan, request: str) -> list[SubTask]:
     """Turn the router model's ``Plan`` into sub-tasks, repairing what can be repaired.
 
-    Empty instructions take the request's text; a ``depends_on`` that does not name an
-    earlier sub-task is dropped, so the plan can never wait on itself or on the future.
+    Empty instructions take the request's text; a ``depends_on`` or a binding that does
+    not name an earlier sub-task is dropped, so the plan can never wait on itself or on the
+    future. The caller adds the bindings that the instructions' references imply
+    (:func:`specialists.bindings.bind_plan`).
     """
     tasks: list[SubTask] = []
     for position, planned in enumerate(plan.tasks[:MAX_TASKS], start=1):
@@ -185,14 +231,22 @@ def plan_from_model(plan: Plan, request: str) -> list[SubTask]:
             depends_on = None
         if planned.specialist == "summarize" and depends_on is None and position > 1:
             depends_on = position - 1
-        tasks.append(
-            SubTask(
-                id=position,
-                specialist=planned.specialist,
-                instruction=planned.instruction.strip() or request.strip(),
-                depends_on=depends_on,
-            )
+        inputs = [
+            Binding({"from": b.source, "column": b.column, "kind": b.kind, "as": b.name})
+            for b in planned.inputs
+            if 1 <= b.source < position and planned.specialist != "summarize"
+        ]
+        if inputs and depends_on is None:
+            depends_on = inputs[-1]["from"]
+        task = SubTask(
+            id=position,
+            specialist=planned.specialist,
+            instruction=planned.instruction.strip() or request.strip(),
+            depends_on=depends_on,
         )
+        if inputs:
+            task["inputs"] = inputs
+        tasks.append(task)
     return tasks
 
 

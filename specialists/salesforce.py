@@ -40,6 +40,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
+from specialists.bindings import missing_values
 from specialists.spellings import fold, spelled_as_held
 from specialists.text import describe_rows
 from tools.salesforce import (
@@ -136,6 +137,9 @@ class SalesforceSettings:
     preapproved: Callable[[str, str], bool] = lambda sobject, action: False
     ground: bool = True
     sampled_repairs: bool | None = None
+    bound: tuple[str, ...] = ()
+    """Values copied in from earlier steps of a chain (:mod:`specialists.bindings`): the
+    action must carry each of them (in its SOQL, its record Id or a field value)."""
 
 
 @dataclass
@@ -207,6 +211,15 @@ def answer_salesforce(
         shown = action.model_dump_json()
         if id_problem is not None:
             raise Rejected(shown, id_problem, final=True)
+        missing = missing_values(settings.bound, written_values(action))
+        if missing:
+            listed = ", ".join(f"'{value}'" for value in missing[:5])
+            raise Rejected(
+                shown,
+                f"the action must use the value(s) the earlier step found, written exactly: "
+                f"{listed}",
+                repair_options=stay,
+            )
         try:
             action = _validated(client, action, ground=settings.ground)
             shown = action.model_dump_json()
@@ -240,6 +253,15 @@ def answer_salesforce(
     answer.attempts = outcome.attempts
     answer.stopped = outcome.stopped
     return answer
+
+
+def written_values(action: AnyAction) -> list[str]:
+    """Every text an action carries: its SOQL, record Id and field values."""
+    written = [
+        str(getattr(action, name)) for name in ("soql", "record_id") if hasattr(action, name)
+    ]
+    values = getattr(action, "values", None) or {}
+    return written + [str(value) for value in values.values() if value is not None]
 
 
 def picklist_values(client: SalesforceClient) -> dict[tuple[str, str], list[str]]:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from specialists.bindings import GENERIC_NOUNS
 from tools.salesforce_sandbox.schema import describe_object
 from tools.sql import SqlDatabase
 
@@ -159,6 +160,19 @@ class Cues:
         if by_own_name:
             return by_own_name
         return [system for system in SYSTEMS if system in named or system in self.unknown]
+
+    def names_thing(self, word: str) -> bool:
+        """Whether ``word`` names a thing a result can hold ("customer", "deals", "record").
+
+        Used for references back to a result ("that customer", not "that are"): schema and
+        lexicon words of any system, and :data:`specialists.bindings.GENERIC_NOUNS`.
+        """
+        lowered = word.lower()
+        if lowered in GENERIC_NOUNS:
+            return True
+        return any(
+            lowered in phrases or _forms(lowered) & phrases for phrases in self.phrases.values()
+        )
 
     def any_named(self, text: str) -> bool:
         """Whether ``text`` names anything any system holds (a shared cue counts).

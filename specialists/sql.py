@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import sqlglot
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from sqlglot import exp
 
 import runtime
 from prompts.render import render
@@ -35,6 +37,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
+from specialists.bindings import missing_values
 from specialists.scope import SYSTEM_WORDS, build_cues
 from specialists.spellings import spelled_as_held
 from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
@@ -119,6 +122,9 @@ class SqlSettings:
     row_limit: int = 50
     timeout_s: float = 10.0
     system: str = ""
+    bound: tuple[str, ...] = ()
+    """Values copied in from earlier steps of a chain (:mod:`specialists.bindings`): the
+    query must compare with or return each of them as a literal."""
 
 
 @dataclass
@@ -225,6 +231,24 @@ def value_problem(database: SqlDatabase, sql: str, dialect: str) -> str | None:
         tables=_column_names(database),
         values=database.text_values(),
     )
+
+
+def bound_problem(sql: str, dialect: str, bound: Sequence[str]) -> str | None:
+    """Why ``sql`` does not use every value an earlier step gave it, or None.
+
+    The values were copied into the request from an earlier result; a query that leaves one
+    out, or writes it otherwise, answers another question.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read=_normalize(dialect))
+    except sqlglot.errors.ParseError:
+        return None
+    literals = [str(node.this) for node in tree.find_all(exp.Literal)]
+    missing = missing_values(bound, literals)
+    if not missing:
+        return None
+    shown = ", ".join(f"'{value}'" for value in missing[:5])
+    return f"the query must use the value(s) the earlier step found, written exactly: {shown}"
 
 
 def _normalize(dialect: str) -> str:
@@ -342,6 +366,8 @@ def answer_sql(
                 if settings.ground_values
                 else None
             )
+            if problem is None and settings.bound:
+                problem = bound_problem(checked, database.dialect, settings.bound)
             if problem is not None:
                 raise SqlValidationError(problem)
             result = database.execute(
