@@ -24,6 +24,8 @@ def sentence(task: SubTask, result: TaskResult | None) -> str:
     """The answer's sentence for one sub-task."""
     if result is None:
         return f"{_quoted(task)} was not run."
+    # The result holds the instruction as it was asked: chain values filled in.
+    task = SubTask(**{**task, "instruction": result["instruction"]})  # type: ignore[typeddict-item]
     status = result["status"]
     if status == "ok":
         if result["specialist"] == "summarize":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -351,6 +352,39 @@ def missing_values(values: Sequence[str], written: Iterable[str]) -> list[str]:
             continue
         missing.append(value)
     return missing
+
+
+NEAR: Final = 0.85
+"""How alike a written text must be to a bound value to be taken for it, retyped (difflib
+ratio): "Lakeide Industries LLC" for "Lakeside Industries LLC"."""
+
+
+def respelled(text: str, value: str) -> str | None:
+    """``text`` with a retyped copy of ``value`` in it replaced by ``value`` exactly, or None.
+
+    The model was given the value and wrote it back with a letter dropped or changed; the
+    runtime puts the value it gave back in its place, as it does for record Ids. Only a
+    stretch of ``text`` about as long as ``value`` and at least :data:`NEAR` alike counts.
+    """
+    if not value or value.lower() in text.lower():
+        return None
+    size = len(value)
+    best: tuple[float, int, int] = (0.0, 0, 0)
+    lowered, wanted = text.lower(), value.lower()
+    for start in range(len(text)):
+        if start and text[start - 1].isalnum():
+            continue
+        for length in range(max(1, size - 3), size + 4):
+            end = start + length
+            if end > len(text) or (end < len(text) and text[end].isalnum()):
+                continue
+            ratio = difflib.SequenceMatcher(None, lowered[start:end], wanted).ratio()
+            if ratio > best[0]:
+                best = (ratio, start, end)
+    ratio, start, end = best
+    if ratio < NEAR:
+        return None
+    return text[:start] + value + text[end:]
 
 
 def _same_number(value: str, texts: Sequence[str]) -> bool:

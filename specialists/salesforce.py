@@ -40,7 +40,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
-from specialists.bindings import missing_values
+from specialists.bindings import missing_values, respelled
 from specialists.spellings import fold, spelled_as_held
 from specialists.text import describe_rows
 from tools.salesforce import (
@@ -211,6 +211,7 @@ def answer_salesforce(
         shown = action.model_dump_json()
         if id_problem is not None:
             raise Rejected(shown, id_problem, final=True)
+        action = with_bound_values(action, settings.bound)
         missing = missing_values(settings.bound, written_values(action))
         if missing:
             listed = ", ".join(f"'{value}'" for value in missing[:5])
@@ -262,6 +263,30 @@ def written_values(action: AnyAction) -> list[str]:
     ]
     values = getattr(action, "values", None) or {}
     return written + [str(value) for value in values.values() if value is not None]
+
+
+def with_bound_values(action: AnyAction, bound: Sequence[str]) -> AnyAction:
+    """``action`` with each retyped copy of a chain's value replaced by the value itself.
+
+    See :func:`specialists.bindings.respelled`; the SOQL and the text field values are
+    looked at, a value already written exactly is left alone.
+    """
+    if not bound:
+        return action
+    soql = getattr(action, "soql", None)
+    values = dict(getattr(action, "values", None) or {})
+    for value in missing_values(bound, written_values(action)):
+        if isinstance(soql, str):
+            soql = respelled(soql, value) or soql
+        for name, written in values.items():
+            if isinstance(written, str):
+                values[name] = respelled(written, value) or written
+    update: dict[str, Any] = {}
+    if isinstance(soql, str) and soql != getattr(action, "soql", None):
+        update["soql"] = soql
+    if values and values != getattr(action, "values", None):
+        update["values"] = values
+    return action.model_copy(update=update) if update else action
 
 
 def picklist_values(client: SalesforceClient) -> dict[tuple[str, str], list[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from specialists.base import (
     repair_loop,
     system_turns,
 )
-from specialists.bindings import missing_values
+from specialists.bindings import missing_values, respelled
 from specialists.scope import SYSTEM_WORDS, build_cues
 from specialists.spellings import spelled_as_held
 from tools.sql import QueryResult, SqlDatabase, SqlExecutionError, SqlValidationError
@@ -233,6 +234,26 @@ def value_problem(database: SqlDatabase, sql: str, dialect: str) -> str | None:
     )
 
 
+_STRING = re.compile(r"'((?:[^']|'')*)'")
+
+
+def with_bound_values(sql: str, bound: Sequence[str]) -> str:
+    """``sql`` with each retyped copy of a chain's value, in a string literal, made exact.
+
+    See :func:`specialists.bindings.respelled`.
+    """
+
+    def exact(match: re.Match[str]) -> str:
+        text = match[1].replace("''", "'")
+        for value in bound:
+            fixed = respelled(text, value) if text.lower() != value.lower() else None
+            if fixed is not None:
+                return "'" + fixed.replace("'", "''") + "'"
+        return match[0]
+
+    return _STRING.sub(exact, sql) if bound else sql
+
+
 def bound_problem(sql: str, dialect: str, bound: Sequence[str]) -> str | None:
     """Why ``sql`` does not use every value an earlier step gave it, or None.
 
@@ -359,6 +380,7 @@ def answer_sql(
                     else None
                 ),
             )
+        sql = with_bound_values(sql, settings.bound)
         try:
             checked = database.validate(sql, read_dialect=settings.dialect)
             problem = (

@@ -7,6 +7,7 @@ server, validation and the approval flow are real.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,74 @@ def test_the_node_connects_with_the_contexts_credentials_allow_list_and_timeout(
 def test_a_malformed_object_allow_list_is_refused_when_the_context_is_built() -> None:
     with pytest.raises(ValueError, match="SF_OBJECTS"):
         Context(salesforce_objects="Account, not an object")
+
+
+def test_a_chain_carries_a_database_value_into_a_salesforce_write_exactly(
+    client: SalesforceClient, sandbox: SandboxServer, demo_db: Path, tmp_path: Path
+) -> None:
+    top = (
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id "
+        "GROUP BY c.id, c.name ORDER BY COUNT(*) DESC, c.id LIMIT 1"
+    )
+    with sqlite3.connect(demo_db) as conn:
+        (name,) = conn.execute(top).fetchone()
+    sql = ScriptedChatModel.of([top])
+
+    def retyped_case(messages: list[Any], kwargs: dict[str, Any]) -> str:
+        # The model drops a letter of the name it was given; the runtime restores it.
+        assert f"the customer {name}" in str(messages[-1].content)
+        subject = f"Follow up with {name[:3] + name[4:]}"
+        return action({"action": "create", "sobject": "Case", "values": {"Subject": subject}})
+
+    model = ScriptedChatModel.of([retyped_case])
+    models = {"sql": sql, "salesforce": model}
+    ctx = Context(salesforce_client=client, database_url=str(demo_db), chat_models=models)
+    cases = count(client, "Case")
+    with open_checkpointer(str(tmp_path / "cp.sqlite")) as saver:
+        dispatcher = Dispatcher(saver, ctx)
+        first = dispatcher.ask(
+            "Which customer placed the most orders? Then open a Salesforce case for that customer.",
+            thread_id="chain-w",
+        )
+        assert [task["depends_on"] for task in first.plan] == [None, 1]
+        assert first.results[0]["rows"] == [[name]]
+        (pending,) = first.pending
+        assert f"Follow up with {name}" in pending["preview"]
+        assert count(client, "Case") == cases  # nothing written before the approval
+        done = dispatcher.approve("chain-w", by="test")
+    assert done.finished
+    step = done.results[1]
+    assert step["status"] == "ok" and step["action"] is not None
+    assert step["action"]["values"]["Subject"] == f"Follow up with {name}"
+    assert step.get("inputs") == [{"from": 1, "as": "customer", "column": "name", "value": name}]
+    assert count(client, "Case") == cases + 1
+
+
+def test_a_chain_carries_an_org_value_into_a_database_query(
+    client: SalesforceClient, demo_db: Path
+) -> None:
+    industry = (
+        "SELECT Industry, COUNT(Id) total FROM Account GROUP BY Industry "
+        "ORDER BY COUNT(Id) DESC LIMIT 1"
+    )
+    model = ScriptedChatModel.of([action({"action": "query", "soql": industry})])
+
+    def customers_in(messages: list[Any], kwargs: dict[str, Any]) -> str:
+        value = str(messages[-1].content).split("the industry ", 1)[1].split("?")[0]
+        return f"SELECT COUNT(*) AS n FROM customers WHERE industry = '{value}'"
+
+    sql = ScriptedChatModel.of([customers_in])
+    ctx = Context(
+        salesforce_client=client,
+        database_url=str(demo_db),
+        chat_models={"sql": sql, "salesforce": model},
+    )
+    result = Dispatcher(InMemorySaver(), ctx).ask(
+        "Which industry has the most accounts in Salesforce? "
+        "Then how many customers in our database are in that industry?"
+    )
+    first, second = result.results
+    assert first["status"] == "ok" and len(first["rows"]) == 1
+    top = first["rows"][0][0]
+    assert second["status"] == "ok" and second["inputs"][0]["value"] == top
+    assert f"industry = '{top}'" in (second["query"] or "")

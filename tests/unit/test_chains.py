@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graph.api import Dispatcher
+from graph.api import Dispatcher, RunFailedError
+from graph.checkpoint import open_checkpointer
 from graph.context import Context
 from tests.fakes import ScriptedChatModel
 
@@ -130,3 +133,60 @@ def test_a_step_after_a_stopped_step_is_not_run_either(demo_db: Path) -> None:
     assert "step 1 returned no rows" in result.results[1]["output"]
     assert "step 2, whose result it needs, did not produce one" in result.results[2]["output"]
     assert len(sql.calls) == 1
+
+
+def walking_reply(crash_at: int) -> Any:
+    """SQL for a chain that walks rep -> first customer -> rep ...; raises once at a call."""
+    calls = {"n": 0}
+    rep_of = re.compile(r"the customer (.+?)\?")
+    customer_of = re.compile(r"the rep (.+?) was created")
+
+    def reply(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        calls["n"] += 1
+        if calls["n"] == crash_at:
+            raise RuntimeError("backend crashed")
+        question = str(messages[-1].content)
+        if match := rep_of.search(question):
+            return (
+                "SELECT r.name FROM sales_reps r JOIN customers c ON c.rep_id = r.id "
+                f"WHERE c.name = '{match[1]}'"
+            )
+        if match := customer_of.search(question):
+            return (
+                "SELECT c.name FROM customers c JOIN sales_reps r ON r.id = c.rep_id "
+                f"WHERE r.name = '{match[1]}' ORDER BY c.created_on, c.id LIMIT 1"
+            )
+        return "SELECT name FROM sales_reps ORDER BY hired_on, id LIMIT 1"
+
+    return reply
+
+
+def test_ten_dependent_steps_resume_after_a_crash_without_running_finished_steps(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    clauses = ["Which sales rep was hired first?"] + [
+        "Then which customer of that rep was created first?"
+        if step % 2
+        else "Then which rep looks after that customer?"
+        for step in range(1, 10)
+    ]
+    request = " ".join(clauses)
+    sql = ScriptedChatModel.of([walking_reply(crash_at=6)], repeat_last=True)
+    context = Context(backend="embedded", database_url=str(demo_db), chat_models={"sql": sql})
+    with open_checkpointer(str(tmp_path / "cp.sqlite")) as saver:
+        with pytest.raises(RunFailedError):
+            Dispatcher(saver, context).ask(request, thread_id="chain")
+    with open_checkpointer(str(tmp_path / "cp.sqlite")) as saver:
+        dispatcher = Dispatcher(saver, context)
+        partial = dispatcher.state("chain")
+        assert [r["id"] for r in partial.results] == [1, 2, 3, 4, 5]
+        result = dispatcher.resume("chain")
+    assert result.finished and len(result.plan) == 10
+    assert [r["status"] for r in result.results] == ["ok"] * 10
+    # Five steps ran, the sixth crashed once, then steps 6 to 10 ran: 11 calls, none repeated.
+    assert len(sql.calls) == 11
+    rep = first_rep(demo_db)
+    assert result.results[0]["rows"] == [[rep]]
+    # Every step took its value from the step before it.
+    assert all(r["inputs"][0]["from"] == r["id"] - 1 for r in result.results[1:])
+    assert result.results[2]["rows"] == [[rep]]  # the first customer's rep is that rep again
