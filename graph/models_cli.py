@@ -142,6 +142,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
             if status.problem and status.problem not in shown:
                 print(f"{'':<11} {status.problem}")
                 shown.add(status.problem)
+        for line in schema_lines():
+            print(line)
     unreachable = [s for s in statuses if s.state == "unreachable"]
     if unreachable:
         return 2
@@ -150,6 +152,37 @@ def _cmd_status(args: argparse.Namespace) -> int:
         names = " ".join(not_current)
         print(f"\nto build what is missing or stale: slm-dispatch models build {names}")
     return 1 if not_current else 0
+
+
+def schema_lines(database_url: str | None = None) -> list[str]:
+    """Whether the SQL adapter was trained for the configured database's schema, in words.
+
+    The adapter's manifest entry records the sha256 of the schema it was trained for;
+    nothing is said for an adapter that records none.
+    """
+    from graph.context import Context
+    from runtime import adapter_schema
+    from specialists.sql import schema_digest
+    from tools.sql import SqlDatabase, SqlToolError
+
+    trained = adapter_schema("sql")
+    if trained is None:
+        return []
+    url = database_url or Context().database_url
+    try:
+        live = schema_digest(SqlDatabase.open(url))
+    except (SqlToolError, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        return [
+            f"\nsql adapter: trained for schema {trained[:12]}; {url} cannot be read: {message}"
+        ]
+    if live == trained:
+        return [f"\nsql adapter: trained for the schema of {url} ({trained[:12]})"]
+    return [
+        f"\nwarning: the sql adapter was trained for schema {trained[:12]}, but {url} has "
+        f"schema {live[:12]}; its queries there are less often right. Train it for this "
+        f"database: slm-dispatch train sql --database {url} --install"
+    ]
 
 
 def _cmd_build(args: argparse.Namespace) -> int:

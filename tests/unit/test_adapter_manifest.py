@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,20 @@ def test_training_examples_from_a_file_are_checked_line_by_line(tmp_path: Path) 
     empty.write_text("\n")
     with pytest.raises(ValueError, match="holds no examples"):
         read_examples(empty)
+
+
+def test_models_status_says_whether_the_sql_adapter_fits_the_database(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    from graph.models_cli import schema_lines
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    (same,) = schema_lines(str(demo_db))
+    assert "trained for the schema of" in same
+    (warning,) = schema_lines(str(other))
+    assert warning.strip().startswith("warning: the sql adapter was trained for schema")
+    assert f"slm-dispatch train sql --database {other} --install" in warning
+    (unreadable,) = schema_lines(str(tmp_path / "missing.sqlite"))
+    assert "cannot be read" in unreadable
