@@ -238,8 +238,8 @@ def engine_examples(
     """Compose SQL examples from ``database`` with the data engine, and write them to ``out``.
 
     Returns:
-        The train examples (with declines), the held-out examples (targets the train
-        examples never use) and the database's schema text.
+        The train examples (with declines and repair episodes), the held-out examples
+        (targets the train examples never use) and the database's schema text.
     """
     from finetune.engine.__main__ import generate, report, write_jsonl
     from tools.sql import SqlDatabase
@@ -253,6 +253,7 @@ def engine_examples(
             seed=seed,
             heldout_count=heldout_count,
             declines=max(1, count // 25),
+            repairs=max(1, count // 10),
             progress=True,
         )
         schema = handle.schema_text(sample_values=False)

@@ -56,7 +56,9 @@ def sft_records(
     ``database_path`` is the demo database whose schema the SQL chats carry (default: the one
     in the data directory). ``prompt="request"`` leaves the schema text out of the SQL chats
     (the adapter then learns the schema; see :func:`runtime.adapter_prompt`). ``schema_text``
-    is the schema to show instead of the demo database's (another database's).
+    is the schema to show instead of the demo database's (another database's). An example
+    with ``repair`` (``wrong``, ``error``; :mod:`finetune.engine.repair`) becomes a repair
+    episode: the chat, the wrong reply, the repair turn the runtime sends, then the target.
     """
     if prompt not in PROMPTS:
         raise ValueError(f"prompt must be one of {PROMPTS}, not {prompt!r}")
@@ -66,6 +68,15 @@ def sft_records(
     records = []
     for example in examples:
         turns = chat_for(specialist, example["request"], schema=schema)
+        repair = example.get("repair")
+        if repair:
+            # A repair episode: the rejected reply and the repair turn as served, then the gold.
+            unit = specialists.get(specialist)
+            assert unit.repair is not None, f"{specialist} has no repair turn"
+            turns += [
+                ("assistant", repair["wrong"]),
+                ("user", unit.repair.prompt(repair["error"], example["request"])),
+            ]
         records.append(
             {
                 "id": example["id"],

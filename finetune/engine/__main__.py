@@ -25,6 +25,7 @@ from finetune.engine.compose import FAMILIES, Composer, Intent
 from finetune.engine.decline import decline_records
 from finetune.engine.phrasing import MAX_REQUEST, realise
 from finetune.engine.profile import SchemaProfile, read_profile
+from finetune.engine.repair import repair_records
 from tools.sql import SqlDatabase, SqlExecutionError, SqlToolError, SqlValidationError
 
 GOLD_ROWS = 20
@@ -179,12 +180,14 @@ def generate(
     seed: int,
     heldout_count: int = 0,
     declines: int = 0,
+    repairs: int = 0,
     progress: bool = False,
 ) -> tuple[Split, Split | None, Counter[str]]:
     """Compose the train split (and a held-out split first, when ``heldout_count``).
 
     ``declines`` more train records are requests the database cannot answer, whose target
-    is the decline (:mod:`finetune.engine.decline`).
+    is the decline (:mod:`finetune.engine.decline`); ``repairs`` more are repair episodes
+    built from the train records (:mod:`finetune.engine.repair`).
 
     Returns:
         The train split, the held-out split (None without one) and the drops by reason.
@@ -201,6 +204,13 @@ def generate(
         records = decline_records(database, rng, declines, prefix="sql-engine-decline")
         train.records += records
         train.families["decline"] += len(records)
+    if repairs:
+        episodes, dropped = repair_records(
+            database, train.records, rng, repairs, prefix="sql-engine-repair"
+        )
+        train.records += episodes
+        train.families["repair"] += len(episodes)
+        engine.drops.update({f"repair {reason}": n for reason, n in dropped.items()})
     return train, heldout, engine.drops
 
 
@@ -223,6 +233,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="also this many train records the database cannot answer (target: the decline)",
     )
+    parser.add_argument(
+        "--repairs",
+        type=int,
+        default=0,
+        help="also this many repair episodes (a wrong query, its real error, then the gold)",
+    )
     return parser
 
 
@@ -231,7 +247,8 @@ def _report(name: str, split: Split, file: TextIO) -> None:
         f"{name}: {len(split.records)} records from {sum(split.intents.values())} intents",
         file=file,
     )
-    for family in (*FAMILIES, "decline") if split.families["decline"] else FAMILIES:
+    extra = tuple(name for name in ("decline", "repair") if split.families[name])
+    for family in (*FAMILIES, *extra):
         records, intents = split.families[family], split.intents[family]
         print(f"  {family:<13} {records:>6} records {intents:>6} intents", file=file)
 
@@ -264,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 heldout_count=args.heldout_count if args.heldout else 0,
                 declines=max(0, args.declines),
+                repairs=max(0, args.repairs),
                 progress=True,
             )
     except SqlToolError as err:
