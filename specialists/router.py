@@ -37,7 +37,7 @@ MAX_TASKS = 10
 class PlannedBinding(BaseModel):
     """A value a sub-task takes from an earlier sub-task's result, as the router writes it."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     source: int = Field(alias="from", description="Position (from 1) of the earlier sub-task.")
     column: str | None = Field(
@@ -73,6 +73,7 @@ class PlannedTask(BaseModel):
     inputs: list[PlannedBinding] = Field(
         default_factory=list,
         max_length=4,
+        exclude_if=lambda inputs: not inputs,
         description="Values copied from earlier results into the instruction's placeholders.",
     )
 
