@@ -69,6 +69,7 @@ bench: setup
 	$(BIN)/python -m evals.ollama_bench
 	$(BIN)/python -m evals.salesforce_bench --model
 	$(BIN)/python -m evals.summaries
+	$(BIN)/python -m evals.chains
 
 load: setup
 	$(BIN)/python -m evals.load_test

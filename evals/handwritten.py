@@ -48,6 +48,7 @@ from typing import Any
 
 import runtime
 from graph.context import Context, default_database_url
+from runtime.registry import embedded_chat_model, load_modelfile
 from specialists.base import Timer
 from specialists.router import out_of_scope, plan_by_rules, plan_with_model
 from specialists.salesforce import SalesforceSettings, answer_salesforce, ids_in
@@ -58,9 +59,10 @@ from tools.salesforce_limits import DEFAULT_OBJECTS
 from tools.sql import SqlDatabase
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = ("sql", "salesforce", "router", "router_fresh", "out_of_scope")
+SETS = ("sql", "salesforce", "router", "router_fresh", "out_of_scope", "clinic")
 FILES = {
     "sql": "sql_handwritten.jsonl",
+    "clinic": "clinic_handwritten.jsonl",
     "salesforce": "salesforce_handwritten.jsonl",
     "router": "router_handwritten.jsonl",
     "router_fresh": "router_fresh.jsonl",
@@ -77,8 +79,15 @@ def load(name: str) -> list[dict[str, Any]]:
 class Resources:
     """The models, the database and the cues one evaluation run shares."""
 
-    def __init__(self, context: Context, client: SalesforceClient | None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        client: SalesforceClient | None,
+        *,
+        sql_adapter: Path | None = None,
+    ) -> None:
         self.context = context
+        self.sql_adapter = sql_adapter
         self.database = SqlDatabase.open(context.database_url)
         self.client = client
         describes = (
@@ -89,7 +98,16 @@ class Resources:
         self.cues: Cues = cues_of(self.database, describes)
 
     def model(self, name: str) -> Any:
-        """The runtime's chat model for ``name`` (cached by the runtime)."""
+        """The runtime's chat model for ``name`` (cached by the runtime).
+
+        With ``sql_adapter``, the SQL model is the embedded base with that adapter instead
+        of the one its Modelfile names (another database's adapter).
+        """
+        if name == "sql" and self.sql_adapter is not None:
+            modelfile = load_modelfile(name)
+            base = modelfile.from_path()
+            assert base is not None, "the SQL Modelfile's FROM is not a GGUF file"
+            return embedded_chat_model(name, modelfile, weights=(base, self.sql_adapter))
         return runtime.get_chat_model(name, **self.context.model_settings())
 
     @staticmethod
@@ -178,6 +196,11 @@ def eval_sql(
             "invented value tried": sum(r["invented_value_tried"] for r in rows),
             "invented value answered": sum(r["invented_value_answered"] for r in rows),
             "wrong result": sum(r["ran"] and not r["right"] for r in rows),
+            "first attempt rejected": sum(
+                not r["declined"] and not (r["ran"] and r["attempts"] == 1) for r in rows
+            ),
+            "repaired to a valid query": sum(r["ran"] and r["attempts"] > 1 for r in rows),
+            "repaired and right": sum(r["right"] and r["attempts"] > 1 for r in rows),
         },
     )
 
@@ -438,6 +461,20 @@ def print_report(results: dict[str, dict[str, Any]], label: str) -> None:
         print(f"      by shape: {shapes}")
 
 
+def clinic_resources(
+    stack: ExitStack, context: Context, sql_adapter: Path | None = None
+) -> Resources:
+    """Resources on the veterinary-clinic database (:mod:`evals.clinic_db`).
+
+    The database is built in a temporary directory: the second schema, for the ``clinic`` set.
+    """
+    from evals.clinic_db import build
+
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="slm-clinic-")))
+    path = build(tmp / "clinic.sqlite")
+    return Resources(replace(context, database_url=str(path)), None, sql_adapter=sql_adapter)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sets and print the figures."""
     parser = argparse.ArgumentParser(
@@ -459,8 +496,21 @@ def main(argv: list[str] | None = None) -> int:
         help="decode repairs so instead of each specialist's own policy "
         "(SQL: sampled, Salesforce: greedy)",
     )
+    parser.add_argument(
+        "--decoding",
+        choices=["grammar", "free"],
+        help="SQL decoding (default: the context's; free is what an Ollama server does)",
+    )
+    parser.add_argument(
+        "--sql-adapter",
+        type=Path,
+        help="the SQL adapter for the clinic set (e.g. one trained on the clinic database "
+        "with `slm-dispatch train sql --database`; default: the SQL Modelfile's)",
+    )
     parser.add_argument("--json", type=Path, help="also write every item's outcome here")
     args = parser.parse_args(argv)
+    if args.sql_adapter is not None and not args.sql_adapter.is_file():
+        parser.error(f"--sql-adapter {args.sql_adapter}: no such file")
     sampled = None if args.repairs is None else args.repairs == "sampled"
     chosen = args.set or list(SETS)
     database = default_database_url()
@@ -468,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo database {database} missing: run `slm-dispatch setup`", file=sys.stderr)
         return 2
     context = replace(Context(backend="embedded"), database_url=database)
+    if args.decoding:
+        context = replace(context, sql_decoding=args.decoding)
     ground = not args.baseline
 
     def progress(line: str) -> None:
@@ -485,10 +537,10 @@ def main(argv: list[str] | None = None) -> int:
         res = Resources(context, client)
         for name in chosen:
             items = load(name)[: args.limit or None]
-            if name == "sql":
+            if name in ("sql", "clinic"):
                 results[name] = eval_sql(
                     items,
-                    res,
+                    res if name == "sql" else clinic_resources(stack, context, args.sql_adapter),
                     ground=ground,
                     progress=progress,
                     votes=args.votes,

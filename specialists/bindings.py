@@ -49,9 +49,22 @@ GENERIC_NOUNS: Final = frozenset(
 """Nouns after "that" / "those" that refer back to a result whatever the schema calls it."""
 
 _DETERMINER = re.compile(
-    r"\b(?P<det>that|this|the same|those|these)\s+(?P<noun>[a-z][a-z'-]*)\b", re.IGNORECASE
+    r"\b(?P<det>(?:that|this|the) same|that|this|those|these)\s+(?P<noun>[a-z][a-z-]*)"
+    r"(?P<owner>'s)?(?![a-z'])",
+    re.IGNORECASE,
 )
-_POSSESSIVE = re.compile(r"\b(?P<det>their|its|his|her)\s+(?P<noun>[a-z][a-z'-]*)\b", re.IGNORECASE)
+_OWNER = re.compile(r"\bthe\s+(?P<noun>[a-z][a-z-]*)'s\b", re.IGNORECASE)
+"""``the account's biggest deal``: the account found before."""
+_POSSESSIVE = re.compile(
+    r"\b(?P<det>their|its|it's|his|her)\s+(?P<words>(?:[a-z0-9][a-z0-9-]*\s+){0,2}?)"
+    r"(?P<noun>[a-z][a-z-]*)\b",
+    re.IGNORECASE,
+)
+_THERE = re.compile(
+    r"\b(?P<verb>billed|based|located|headquartered|registered|living|live|lives)\s+there\b",
+    re.IGNORECASE,
+)
+"""``accounts billed there``: the place found before."""
 _COUNT = re.compile(r"\b(?:that many|the same number(?: of)?|that number(?: of)?)\b", re.IGNORECASE)
 _PRONOUN = re.compile(
     r"\b(?P<list>each of (?:them|those|these)|all of (?:them|those|these)|every one of them"
@@ -85,6 +98,14 @@ class Reference:
     """The placeholder's name (the noun referred with, or ``it`` / ``them`` / ``count``)."""
     replacement: str
     """What the phrase becomes in the instruction, with ``{name}`` where the value goes."""
+    probe_end: int | None = None
+    """Where the words that stand for the earlier result end, when that is before ``end``
+    ("its" of "its cases": the cases are this clause's own)."""
+
+    def without(self, clause: str) -> str:
+        """``clause`` without the words that stand for the earlier result."""
+        end = self.end if self.probe_end is None else self.probe_end
+        return clause[: self.start] + clause[end:]
 
 
 def _plural(noun: str) -> bool:
@@ -107,7 +128,17 @@ def find_reference(clause: str, is_noun: Callable[[str], bool]) -> Reference | N
             continue
         many = det in ("those", "these") or _plural(noun)
         kind: BindingKind = "list" if many else "value"
-        found.append(Reference(match.start(), match.end(), kind, noun, f"the {noun} {{{noun}}}"))
+        owner = "'s" if match["owner"] else ""
+        replacement = f"the {noun} {{{noun}}}{owner}"
+        found.append(Reference(match.start(), match.end(), kind, noun, replacement))
+        break
+    for match in _OWNER.finditer(clause):
+        noun = match["noun"].lower()
+        if noun in _NOT_A_NOUN or not is_noun(noun):
+            continue
+        kind = "list" if _plural(noun) else "value"
+        replacement = f"the {noun} {{{noun}}}'s"
+        found.append(Reference(match.start(), match.end(), kind, noun, replacement))
         break
     for match in _POSSESSIVE.finditer(clause):
         det, noun = match["det"].lower(), match["noun"].lower()
@@ -115,8 +146,23 @@ def find_reference(clause: str, is_noun: Callable[[str], bool]) -> Reference | N
             continue
         kind = "list" if det == "their" else "value"
         name = "them" if kind == "list" else "it"
-        found.append(Reference(match.start(), match.end(), kind, name, f"the {noun} of {{{name}}}"))
+        words = " ".join(match["words"].split())
+        phrase = f"{words} {noun}" if words else noun
+        found.append(
+            Reference(
+                match.start(),
+                match.end(),
+                kind,
+                name,
+                f"the {phrase} of {{{name}}}",
+                probe_end=match.start("words"),
+            )
+        )
         break
+    there = _THERE.search(clause)
+    if there:
+        replacement = f"{there['verb']} in {{place}}"
+        found.append(Reference(there.start(), there.end(), "value", "place", replacement))
     for match in _PRONOUN.finditer(clause):
         if match["list"]:
             phrase = match["list"].lower()

@@ -182,7 +182,7 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
         # "create a case for that customer": the customer is the earlier step's result, so
         # the words that refer back do not say which system this clause is about.
         reference = find_reference(clause, cues.names_thing) if plan else None
-        probe = None if reference is None else clause[: reference.start] + clause[reference.end :]
+        probe = None if reference is None else reference.without(clause)
         found = matching_specialists(clause, cues, probe=probe)
         if not found:
             # A clause that names nothing ("Could you dig that up?", "Quick one:") is no
