@@ -56,8 +56,8 @@ _DETERMINER = re.compile(
 _OWNER = re.compile(r"\bthe\s+(?P<noun>[a-z][a-z-]*)'s\b", re.IGNORECASE)
 """``the account's biggest deal``: the account found before."""
 _POSSESSIVE = re.compile(
-    r"\b(?P<det>their|its|it's|his|her)\s+(?P<words>(?:[a-z0-9][a-z0-9-]*\s+){0,2}?)"
-    r"(?P<noun>[a-z][a-z-]*)\b",
+    r"\b(?P<det>their|its|it's|his|her)\s+(?P<words>[a-z0-9][a-z0-9-]*"
+    r"(?:\s+[a-z0-9][a-z0-9-]*){0,2})",
     re.IGNORECASE,
 )
 _THERE = re.compile(
@@ -141,17 +141,24 @@ def find_reference(clause: str, is_noun: Callable[[str], bool]) -> Reference | N
         found.append(Reference(match.start(), match.end(), kind, noun, replacement))
         break
     for match in _POSSESSIVE.finditer(clause):
-        det, noun = match["det"].lower(), match["noun"].lower()
-        if noun in _NOT_A_NOUN or not is_noun(noun):
+        # "its" / "their" always point back, so the words after it need not be schema nouns;
+        # the phrase owned runs to the first word that is no part of it ("its cases that").
+        det = match["det"].lower()
+        words = []
+        for word in match["words"].split():
+            if word.lower() in _NOT_A_NOUN:
+                break
+            words.append(word)
+        if not words:
             continue
         kind = "list" if det == "their" else "value"
         name = "them" if kind == "list" else "it"
-        words = " ".join(match["words"].split())
-        phrase = f"{words} {noun}" if words else noun
+        phrase = " ".join(words)
+        end = match.start("words") + match["words"].find(words[-1]) + len(words[-1])
         found.append(
             Reference(
                 match.start(),
-                match.end(),
+                end,
                 kind,
                 name,
                 f"the {phrase} of {{{name}}}",

@@ -9,6 +9,7 @@ model, whose output is constrained to the ``Plan`` schema and then checked.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +29,7 @@ from specialists.base import (
     system_turns,
 )
 from specialists.bindings import bind_plan, find_reference
-from specialists.scope import Cues
+from specialists.scope import SYSTEMS, Cues
 
 MAX_TASKS = 10
 """Most sub-tasks one plan may hold."""
@@ -133,6 +134,36 @@ _QUOTED_THEN_MORE = re.compile(r'^\s*"[^"]*"\W*\w', re.DOTALL)
 ("Summarise: \"...\" Then how many orders ..."), so the rules leave it to the router model."""
 
 
+_ACTION = re.compile(
+    r"(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:please\s+|also\s+|then\s+)?(?:open|create|log|raise|"
+    r"file|list|show|find|count|mark|move|change|set|update|close|escalate|give|get|pull|add|"
+    r"delete|remove|assign|reassign|tell me|look up|send|make|flag|convert|put|take|check)\b)",
+    re.IGNORECASE,
+)
+"""Where a clause goes on with another action ("find the contact X and open a case for her")."""
+
+
+def split_dependent(clause: str, is_noun: Callable[[str], bool]) -> list[str]:
+    """Split ``clause`` before each further action that refers back to what came before.
+
+    "Find the contact Chloe Dubois and open a case for her" is two steps, the second taking
+    the contact from the first; "list customers and products" stays one (nothing refers
+    back), and so does "create a case and set its priority to High" only when the part
+    after "and" refers to nothing earlier.
+    """
+    cuts = [match for match in _ACTION.finditer(clause)]
+    parts: list[str] = []
+    start = 0
+    for index, cut in enumerate(cuts):
+        end = cuts[index + 1].start() if index + 1 < len(cuts) else len(clause)
+        following = clause[cut.end() : end]
+        if clause[start : cut.start()].strip() and find_reference(following, is_noun):
+            parts.append(clause[start : cut.start()].strip())
+            start = cut.end()
+    parts.append(clause[start:].strip())
+    return [part for part in parts if part]
+
+
 def split_clauses(request: str) -> list[str]:
     """Split a request into clauses.
 
@@ -178,12 +209,20 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
         return [SubTask(id=1, specialist="summarize", instruction=request.strip(), depends_on=None)]
     plan: list[SubTask] = []
     carried = ""
-    for clause in split_clauses(request):
+    clauses = [
+        part
+        for clause in split_clauses(request)
+        for part in split_dependent(clause, cues.names_thing)
+    ]
+    for clause in clauses:
         # "create a case for that customer": the customer is the earlier step's result, so
         # the words that refer back do not say which system this clause is about.
         reference = find_reference(clause, cues.names_thing) if plan else None
         probe = None if reference is None else reference.without(clause)
         found = matching_specialists(clause, cues, probe=probe)
+        if not found and reference is not None and plan[-1]["specialist"] in SYSTEMS:
+            # "move it to negotiation": an action on what the step before found, in its system.
+            found = [plan[-1]["specialist"]]
         if not found:
             # A clause that names nothing ("Could you dig that up?", "Quick one:") is no
             # sub-task of its own: it belongs to the clause before it (or after it).

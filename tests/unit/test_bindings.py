@@ -17,12 +17,14 @@ from specialists.bindings import (
     pick_column,
     sources_of,
 )
-from specialists.router import Plan, plan_by_rules, plan_from_model
+from specialists.router import Plan, plan_by_rules, plan_from_model, split_dependent
 from specialists.scope import Cues
 
 
 def nouns(word: str) -> bool:
-    return word in {"customer", "customers", "account", "accounts", "rep", "orders", "case", "one"}
+    return word in {
+        "customer", "customers", "account", "accounts", "rep", "orders", "case", "one", "person"
+    }  # fmt: skip
 
 
 def task(tid: int, specialist: str, instruction: str, *inputs: Binding) -> SubTask:
@@ -51,6 +53,11 @@ def result(columns: list[str], rows: list[list[Any]], **extra: Any) -> dict[str,
         ("how many orders did it place", "value", "{it}"),
         ("list that many products", "count", "{count}"),
         ("which customers does the same rep look after", "value", "the rep {rep}"),
+        ("list its cases that are not closed", "value", "the cases of {it}"),
+        ("in its billing country", "value", "the billing country of {it}"),
+        ("find the account's largest open deal", "value", "the account {account}'s"),
+        ("change that person's title to CFO", "value", "the person {person}'s"),
+        ("count the accounts billed there", "value", "billed in {place}"),
     ],
 )
 def test_references_are_found_with_their_kind(clause: str, kind: str, replacement: str) -> None:
@@ -213,3 +220,25 @@ def test_missing_values_compares_text_and_numbers() -> None:
 def test_sources_are_the_dependency_and_every_binding() -> None:
     step = task(3, "sql", "{a} and {b}", binding(1, "a"), binding(2, "b"))
     assert sources_of(step) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("clause", "parts"),
+    [
+        (
+            "Find the contact Chloe Dubois and open a case for her",
+            ["Find the contact Chloe Dubois", "open a case for her"],
+        ),
+        (
+            "Look up the Acme account, list its contacts, and mark it as a Partner",
+            ["Look up the Acme account", "list its contacts", "mark it as a Partner"],
+        ),
+        ("list customers and products", ["list customers and products"]),
+        (
+            "show the accounts and list the open cases",
+            ["show the accounts and list the open cases"],
+        ),
+    ],
+)
+def test_a_clause_is_split_before_an_action_that_refers_back(clause: str, parts: list[str]) -> None:
+    assert split_dependent(clause, nouns) == parts
