@@ -261,6 +261,10 @@ def written_values(action: AnyAction) -> list[str]:
     written = [
         str(getattr(action, name)) for name in ("soql", "record_id") if hasattr(action, name)
     ]
+    soql = getattr(action, "soql", None)
+    if isinstance(soql, str):
+        # A quote inside a SOQL literal is escaped; the value it holds is the unescaped text.
+        written.append(soql.replace("\\'", "'").replace("\\\\", "\\"))
     values = getattr(action, "values", None) or {}
     return written + [str(value) for value in values.values() if value is not None]
 
@@ -277,7 +281,9 @@ def with_bound_values(action: AnyAction, bound: Sequence[str]) -> AnyAction:
     values = dict(getattr(action, "values", None) or {})
     for value in missing_values(bound, written_values(action)):
         if isinstance(soql, str):
-            soql = respelled(soql, value) or soql
+            # Inside SOQL the value is written as a literal would hold it (format_soql's escapes).
+            escaped = _soql_quoted(value)[1:-1]
+            soql = respelled(soql, escaped) or soql
         for name, written in values.items():
             if isinstance(written, str):
                 values[name] = respelled(written, value) or written

@@ -242,3 +242,32 @@ def test_sources_are_the_dependency_and_every_binding() -> None:
 )
 def test_a_clause_is_split_before_an_action_that_refers_back(clause: str, parts: list[str]) -> None:
     assert split_dependent(clause, nouns) == parts
+
+
+def test_a_retyped_chain_value_in_a_salesforce_action_is_restored_and_escapes_count() -> None:
+    from specialists.salesforce import with_bound_values, written_values
+    from tools.salesforce import CreateAction, QueryAction
+
+    create = CreateAction(
+        action="create", sobject="Case", values={"Subject": "Call Lakeide Industries LLC"}
+    )
+    fixed = with_bound_values(create, ["Lakeside Industries LLC"])
+    assert isinstance(fixed, CreateAction)
+    assert fixed.values["Subject"] == "Call Lakeside Industries LLC"
+    query = QueryAction(soql="SELECT Id FROM Contact WHERE LastName = 'O\\'Brien'")
+    assert missing_values(["O'Brien"], written_values(query)) == []
+    assert missing_values(["Smith"], written_values(query)) == ["Smith"]
+
+
+def test_a_retyped_chain_value_in_a_sql_literal_is_restored() -> None:
+    from specialists.sql import bound_problem, with_bound_values
+
+    sql = (
+        "SELECT COUNT(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE c.name = 'Lakeide Industries LLC'"
+    )
+    fixed = with_bound_values(sql, ["Lakeside Industries LLC"])
+    assert fixed.endswith("c.name = 'Lakeside Industries LLC'")
+    assert bound_problem(fixed, "sqlite", ["Lakeside Industries LLC"]) is None
+    problem = bound_problem("SELECT name FROM customers", "sqlite", ["Lakeside Industries LLC"])
+    assert problem is not None and "'Lakeside Industries LLC'" in problem
