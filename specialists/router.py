@@ -217,10 +217,10 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
     for clause in clauses:
         # "create a case for that customer": the customer is the earlier step's result, so
         # the words that refer back do not say which system this clause is about.
-        reference = find_reference(clause, cues.names_thing) if plan else None
+        reference = find_reference(clause, cues.names_thing) if plan or carried else None
         probe = None if reference is None else reference.without(clause)
         found = matching_specialists(clause, cues, probe=probe)
-        if not found and reference is not None and plan[-1]["specialist"] in SYSTEMS:
+        if not found and reference is not None and plan and plan[-1]["specialist"] in SYSTEMS:
             # "move it to negotiation": an action on what the step before found, in its system.
             found = [plan[-1]["specialist"]]
         if not found:
@@ -231,6 +231,19 @@ def plan_by_rules(request: str, cues: Cues) -> list[SubTask] | None:
             else:
                 carried += clause + " "
             continue
+        if carried and reference is not None and len(found) == 1 and found[0] in SYSTEMS:
+            # "look up Guido Berners-Lee at Oscorp Group and log a case for him": the words
+            # before name no system, but this clause refers back to them: a lookup step of
+            # this clause's system comes first.
+            plan.append(
+                SubTask(
+                    id=len(plan) + 1,
+                    specialist=found[0],  # type: ignore[typeddict-item]
+                    instruction=carried.strip(),
+                    depends_on=None,
+                )
+            )
+            carried = ""
         clause, carried = carried + clause, ""
         if "summarize" in found and plan and _BACK_REFERENCE.search(clause):
             found = ["summarize"]

@@ -135,6 +135,15 @@ class Cues:
                     found[system].add(phrase)
                 elif " " not in phrase and len(phrase) >= 6 and _near(phrase, long_tokens):
                     found[system].add(phrase)
+        # The longest phrase wins: "Customer - Direct" (an account type) is no mention of
+        # the database's customers.
+        every = {phrase for phrases in found.values() for phrase in phrases if " " in phrase}
+        for system in found:
+            found[system] = {
+                phrase
+                for phrase in found[system]
+                if not any(other != phrase and f" {phrase} " in f" {other} " for other in every)
+            }
         return found
 
     def systems(self, text: str) -> list[str]:

@@ -271,3 +271,25 @@ def test_a_retyped_chain_value_in_a_sql_literal_is_restored() -> None:
     assert bound_problem(fixed, "sqlite", ["Lakeside Industries LLC"]) is None
     problem = bound_problem("SELECT name FROM customers", "sqlite", ["Lakeside Industries LLC"])
     assert problem is not None and "'Lakeside Industries LLC'" in problem
+
+
+def test_rules_make_a_lookup_step_for_words_that_a_later_action_refers_to(
+    demo_cues: Cues,
+) -> None:
+    plan = plan_by_rules(
+        "look up Guido Berners-Lee at Oscorp Group and log a high priority case for him",
+        demo_cues,
+    )
+    assert plan is not None
+    assert [(t["specialist"], t["depends_on"]) for t in plan] == [
+        ("salesforce", None),
+        ("salesforce", 1),
+    ]
+    assert plan[0]["instruction"] == "look up Guido Berners-Lee at Oscorp Group"
+    assert plan[1]["instruction"] == "log a high priority case for {it}"
+
+
+def test_a_picklist_value_is_not_read_as_the_shorter_word_of_another_system(
+    demo_cues: Cues,
+) -> None:
+    assert demo_cues.systems("change its type to Customer - Direct") == ["salesforce"]
