@@ -142,7 +142,11 @@ class Cues:
             found[system] = {
                 phrase
                 for phrase in found[system]
-                if not any(other != phrase and f" {phrase} " in f" {other} " for other in every)
+                if not any(
+                    other != phrase and f" {form} " in f" {other} "
+                    for other in every
+                    for form in _forms(phrase)
+                )
             }
         return found
 
