@@ -143,7 +143,7 @@ class Cues:
                 phrase
                 for phrase in found[system]
                 if not any(
-                    other != phrase and f" {form} " in f" {other} "
+                    len(other.split()) > len(phrase.split()) and f" {form} " in f" {other} "
                     for other in every
                     for form in _forms(phrase)
                 )
