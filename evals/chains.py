@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.chain_gold import GoldError, GoldStep, load, resolve
-from evals.handwritten import same_rows
+from evals.handwritten import normalised_action, same_rows
 from graph.api import Dispatcher, RunResult
 from graph.context import Context
 from graph.state import TaskResult
@@ -83,14 +83,9 @@ def step_right(gold: GoldStep, got: TaskResult | None, client: SalesforceClient)
         got_rows = sorted(map(repr, _read_rows(got)))
         return None if got_rows == sorted(map(repr, gold.rows)) else "wrong result"
     try:
-        same = (
-            client.validate_action(
-                ActionRequest.model_validate({"action": action}).action
-            ).model_dump()
-            == client.validate_action(
-                ActionRequest.model_validate({"action": wanted}).action
-            ).model_dump()
-        )
+        requested = ActionRequest.model_validate({"action": action}).action
+        expected = ActionRequest.model_validate({"action": wanted}).action
+        same = normalised_action(client, requested) == normalised_action(client, expected)
     except SalesforceError:
         same = False
     return None if same else "wrong result"
@@ -202,6 +197,14 @@ def summary(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         "chain_success": sum(o["right"] for o in outcomes),
         "steps_scored": len(verdicts),
         "steps_right": sum(v is None for v in verdicts),
+        "plans_right": sum(o["cause"] != "wrong plan" for o in outcomes),
+        "by_route": {
+            route: [
+                sum(o["cause"] != "wrong plan" for o in outcomes if o["route"] == route),
+                sum(o["route"] == route for o in outcomes),
+            ]
+            for route in sorted({str(o["route"]) for o in outcomes})
+        },
         "ten_step": len(ten),
         "ten_step_success": sum(o["right"] for o in ten),
         "p50_s": seconds[len(seconds) // 2] if seconds else 0.0,
@@ -235,6 +238,9 @@ def print_report(figures: dict[str, Any]) -> None:
     print(f"chain success: {_share(figures['chain_success'], figures['chains'])}")
     print(f"per-step accuracy: {_share(figures['steps_right'], figures['steps_scored'])}")
     print(f"ten-step chains (measured): {_share(figures['ten_step_success'], figures['ten_step'])}")
+    print(f"plans with the gold's steps: {_share(figures['plans_right'], figures['chains'])}")
+    for route, (right, total) in figures["by_route"].items():
+        print(f"  planned by the {route}: {_share(right, total)}")
     print(f"wall time per chain: p50 {figures['p50_s']:.2f} s, max {figures['max_s']:.2f} s")
     for band, (right, total) in figures["by_length"].items():
         print(f"  {band} steps: {_share(right, total)}")

@@ -208,7 +208,8 @@ def eval_sql(
 # --------------------------------------------------------------------------- Salesforce
 
 
-def _normalised(client: SalesforceClient, action: Any) -> dict[str, Any]:
+def normalised_action(client: SalesforceClient, action: Any) -> dict[str, Any]:
+    """``action`` as the org validates it, dumped, its SOQL in one lower-case line."""
     dumped: dict[str, Any] = client.validate_action(action).model_dump()
     if dumped.get("action") == "query":
         dumped["soql"] = " ".join(str(dumped["soql"]).split()).lower()
@@ -244,7 +245,7 @@ def eval_salesforce(
         exact = records = False
         if answer.action is not None:
             try:
-                exact = _normalised(client, answer.action) == _normalised(client, gold)
+                exact = normalised_action(client, answer.action) == normalised_action(client, gold)
                 if gold.action == "query" and answer.action.action == "query":
                     got = client.run(answer.action, row_limit=2000).rows
                     want = client.run(gold, row_limit=2000).rows
