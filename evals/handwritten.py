@@ -233,6 +233,7 @@ def eval_salesforce(
         system=res.system("salesforce"),
         ground=ground,
         sampled_repairs=sampled_repairs,
+        decoding=res.context.salesforce_decoding,
     )
     rows: list[dict[str, Any]] = []
     for number, item in enumerate(items, start=1):
@@ -500,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--decoding",
         choices=["grammar", "free"],
-        help="SQL decoding (default: the context's; free is what an Ollama server does)",
+        help="SQL and Salesforce decoding (default: the context's; free is what an Ollama "
+        "server does: SQL unconstrained, Salesforce under the action's JSON schema)",
     )
     parser.add_argument(
         "--sql-adapter",
@@ -520,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     context = replace(Context(backend="embedded"), database_url=database)
     if args.decoding:
-        context = replace(context, sql_decoding=args.decoding)
+        context = replace(context, sql_decoding=args.decoding, salesforce_decoding=args.decoding)
     ground = not args.baseline
 
     def progress(line: str) -> None:

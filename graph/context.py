@@ -140,6 +140,12 @@ class Context:
     other backends fall back to ``free`` and say so once in the log) or ``free`` (unconstrained
     text, then validation and repair). Env: SLM_SQL_DECODING."""
 
+    salesforce_decoding: str = _env("SLM_SALESFORCE_DECODING", "grammar")
+    """How the Salesforce specialist decodes: ``grammar`` (a GBNF grammar built from the org's
+    describe(): its objects, fields, picklist values and the request's record Ids; embedded
+    backend only, other backends fall back to ``free``) or ``free`` (the action's JSON schema,
+    then validation and repair). Env: SLM_SALESFORCE_DECODING."""
+
     sql_ground_values: bool = field(
         default_factory=lambda: (
             os.environ.get("SLM_SQL_GROUND_VALUES", "1") not in ("0", "false", "no")
@@ -277,6 +283,11 @@ class Context:
             raise ValueError(
                 f"unknown SQL decoding {self.sql_decoding!r}: choose grammar or free "
                 "(SLM_SQL_DECODING)"
+            )
+        if self.salesforce_decoding not in ("grammar", "free"):
+            raise ValueError(
+                f"unknown Salesforce decoding {self.salesforce_decoding!r}: choose grammar or "
+                "free (SLM_SALESFORCE_DECODING)"
             )
         if not 1 <= self.sql_votes <= 9:
             raise ValueError("sql_votes must be 1 to 9 (SLM_SQL_VOTES)")

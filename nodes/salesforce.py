@@ -45,6 +45,7 @@ def salesforce_settings(context: Context, bound: tuple[str, ...] = ()) -> Salesf
         system=resources.system_text(context, SALESFORCE.name),
         preapproved=context.is_preapproved,
         bound=bound,
+        decoding=context.salesforce_decoding,
     )
 
 

@@ -28,6 +28,7 @@ from prompts.salesforce import (
     SOQL_PROMPT,
     SOQL_REPAIR_PROMPT,
 )
+from runtime.grammar import schema_to_gbnf
 from specialists.base import (
     Attempt,
     Outcome,
@@ -61,6 +62,7 @@ from tools.salesforce.actions import (
     QueryAction,
     UpdateAction,
 )
+from tools.salesforce.grammar import KINDS, action_grammar
 from tools.salesforce_limits import DEFAULT_OBJECTS
 
 
@@ -140,6 +142,9 @@ class SalesforceSettings:
     bound: tuple[str, ...] = ()
     """Values copied in from earlier steps of a chain (:mod:`specialists.bindings`): the
     action must carry each of them (in its SOQL, its record Id or a field value)."""
+    decoding: str = "grammar"
+    """``grammar``: decode under the org's action grammar (:func:`org_grammar`) where the
+    runtime supports grammars and grounding is on; ``free``: under the action's JSON schema."""
 
 
 @dataclass
@@ -186,6 +191,9 @@ def answer_salesforce(
 
     request_ids = ids_in(request)
     first_kind: list[str] = []
+    grammar = settings.ground and settings.decoding == "grammar" and runtime.supports_grammar(model)
+    written_ids = [*request_ids, *(i for v in settings.bound for i in ids_in(v))]
+    first = {"grammar": org_grammar(client, written_ids)} if grammar else SALESFORCE.constraint()
 
     def check(reply: AIMessage) -> tuple[AnyAction, str]:
         parsed, error = parse_reply(reply, ActionRequest)
@@ -198,7 +206,11 @@ def answer_salesforce(
         if not first_kind:
             first_kind.append(action.action)
         kind = first_kind[0]
-        stay = {"format": kind_schema(kind)} if settings.ground else None
+        stay: dict[str, Any] | None = None
+        if grammar:
+            stay = {"grammar": org_grammar(client, written_ids, kinds=(kind,))}
+        elif settings.ground:
+            stay = {"format": kind_schema(kind)}
         if settings.ground and action.action != kind:
             raise Rejected(
                 action.model_dump_json(),
@@ -248,7 +260,7 @@ def answer_salesforce(
         request=request,
         max_repairs=settings.max_repairs,
         timer=timer,
-        options=SALESFORCE.constraint(),
+        options=first,
     )
     answer.action = outcome.value
     answer.attempts = outcome.attempts
@@ -295,6 +307,40 @@ def with_bound_values(action: AnyAction, bound: Sequence[str]) -> AnyAction:
     return action.model_copy(update=update) if update else action
 
 
+def org_objects(client: SalesforceClient) -> dict[str, dict[str, Any]]:
+    """The describe() of each object ``client`` may use, by name.
+
+    An object whose describe() cannot be read is left out (what names it is then checked by
+    the validator alone).
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for sobject in sorted(client.allowed_objects or DEFAULT_OBJECTS):
+        try:
+            found[sobject] = client.describe(sobject)
+        except SalesforceError:
+            continue
+    return found
+
+
+def org_grammar(
+    client: SalesforceClient, ids: Sequence[str], *, kinds: Sequence[str] | None = None
+) -> str:
+    """The GBNF grammar of an action against ``client``'s org (:mod:`tools.salesforce.grammar`).
+
+    ``ids`` are the record Ids the request holds; ``kinds`` narrows a repair to the first
+    attempt's action kind (and then drops the decline). An org none of whose objects can be
+    described gives the JSON schema's grammar instead, so decoding is never unconstrained.
+    """
+    objects = org_objects(client)
+    if not objects:
+        return schema_to_gbnf(
+            kind_schema(kinds[0]) if kinds else SalesforceReply.model_json_schema()
+        )
+    return action_grammar(
+        objects, kinds=tuple(kinds or KINDS), ids=tuple(ids), decline=kinds is None
+    )
+
+
 def picklist_values(client: SalesforceClient) -> dict[tuple[str, str], list[str]]:
     """The active values of each picklist of the objects ``client`` may use.
 
@@ -302,11 +348,7 @@ def picklist_values(client: SalesforceClient) -> dict[tuple[str, str], list[str]
     by the validator alone).
     """
     found: dict[tuple[str, str], list[str]] = {}
-    for sobject in sorted(client.allowed_objects or DEFAULT_OBJECTS):
-        try:
-            describe = client.describe(sobject)
-        except SalesforceError:
-            continue
+    for sobject, describe in org_objects(client).items():
         for spec in describe.get("fields", []):
             if spec.get("type") == "picklist":
                 found[sobject, str(spec.get("name"))] = [

@@ -1,4 +1,4 @@
-"""A scripted chat model for unit tests of graph logic."""
+"""Scripted chat models for unit tests of graph logic."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
+
+from runtime.embedded import EmbeddedChatModel
 
 Reply = str | Exception | Callable[[list[BaseMessage], dict[str, Any]], str]
 
@@ -56,3 +58,21 @@ class ScriptedChatModel(BaseChatModel):
             raise reply
         text = reply(messages, kwargs) if callable(reply) else reply
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+
+class RecordingEmbeddedModel(EmbeddedChatModel):
+    """An EmbeddedChatModel that never loads llama.cpp: it records each call's keywords
+    (``grammar=``, ``format=`` …) in ``seen`` and answers ``reply``."""
+
+    reply: str = ""
+    seen: list[dict[str, Any]] = []
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.seen.append(dict(kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])

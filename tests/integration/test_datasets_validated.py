@@ -32,6 +32,7 @@ from finetune.datasets.common import NO_ENTITY, _Candidate, _Checked, _HeldOut, 
 from finetune.datasets.summarize import summarize_results, summary_source_context
 from specialists.facts import Source, unsupported
 from specialists.router import Plan
+from specialists.salesforce import ids_in, org_grammar
 from specialists.sql import sql_grammar
 from tools.demo_db import DEFAULT_SEED as DEMO_SEED
 from tools.salesforce import ActionRequest, is_write
@@ -253,6 +254,45 @@ def test_every_stored_sql_target_is_accepted_by_the_llama_cpp_sql_grammar(
         if (problem := grammar_checker.rejection(grammar, example["target"]))
     }
     assert refused == {}
+
+
+def test_the_org_grammar_admits_every_stored_and_hand_written_action_and_refuses_inventions(
+    grammar_checker: GrammarChecker, sandbox: SandboxServer
+) -> None:
+    client = sandbox_client(sandbox)
+    pairs = [(e["id"], e["request"], e["target"]) for e in stored("salesforce")]
+    with (Path(__file__).parents[2] / "evals/data/salesforce_handwritten.jsonl").open() as lines:
+        for line in lines:
+            item = json.loads(line)
+            pairs.append((item["id"], item["request"], json.dumps({"action": item["gold"]})))
+    refused = {
+        key: problem
+        for key, request, target in pairs
+        if (problem := grammar_checker.rejection(org_grammar(client, ids_in(request)), target))
+    }
+    assert refused == {}
+    opportunity = "0068d0000001dPJAAY"
+    grammar = org_grammar(client, [opportunity])
+    update = '{"action": {"action": "update", "sobject": "Opportunity", "record_id": "%s", '
+    invented = [
+        '{"action": {"action": "query", "soql": "SELECT Id FROM Deal"}}',  # no such object
+        '{"action": {"action": "query", "soql": "SELECT Name, Amount FROM Account"}}',
+        '{"action": {"action": "query", "soql": "SELECT Name FROM Opportunity '
+        "WHERE StageName = 'Won'\"}}",  # not a stage the org holds
+        update % opportunity + '"values": {"Status": "Closed Won"}}}',  # not its field
+        update % opportunity + '"values": {"IsClosed": true}}}',  # not updateable
+        update % "0068d0000001dPJXXX" + '"values": {"StageName": "Closed Won"}}}',  # retyped
+        '{"action": {"action": "query", "soql": "SELECT Name FROM Account; DELETE"}}',
+    ]
+    for text in invented:
+        assert grammar_checker.rejection(grammar, text) is not None, text
+    held = update % opportunity + '"values": {"StageName": "Closed Won"}}}'
+    assert grammar_checker.rejection(grammar, held) is None
+    only_queries = org_grammar(client, [], kinds=("query",))
+    delete = (
+        '{"action": {"action": "delete", "sobject": "Lead", "record_id": "00Q8d0000000bXoEAI"}}'
+    )
+    assert grammar_checker.rejection(only_queries, delete) is not None
 
 
 def test_every_stored_router_plan_is_accepted_by_the_plan_schema_grammar(

@@ -5,12 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 
 from graph.context import Context
 from nodes.sql import sql_settings
@@ -18,7 +14,7 @@ from runtime.embedded import EmbeddedChatModel
 from runtime.errors import SchemaGrammarError
 from specialists.base import Timer
 from specialists.sql import answer_sql, sql_decoding, sql_grammar
-from tests.fakes import ScriptedChatModel
+from tests.fakes import RecordingEmbeddedModel, ScriptedChatModel
 from tools.sql import SqlDatabase
 from tools.sql_grammar import DECLINE, select_grammar
 
@@ -104,28 +100,13 @@ def test_grammar_dialects_and_errors() -> None:
         select_grammar(tables, foreign_keys=[("t", "a", "nope", "id")])
 
 
-class RecordingEmbeddedModel(EmbeddedChatModel):
-    """An EmbeddedChatModel that never loads llama.cpp: it records kwargs and answers fixed text."""
-
-    reply: str = "SELECT COUNT(*) FROM customers;"
-    seen: list[dict[str, Any]] = []
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.seen.append(dict(kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])
-
-
 @pytest.mark.parametrize(("decoding", "grammar_sent"), [("grammar", True), ("free", False)])
 def test_node_passes_the_grammar_to_the_embedded_model(
     demo_db: Path, decoding: str, grammar_sent: bool
 ) -> None:
-    model = RecordingEmbeddedModel(model_path="unused.gguf", seen=[])
+    model = RecordingEmbeddedModel(
+        model_path="unused.gguf", reply="SELECT COUNT(*) FROM customers;", seen=[]
+    )
     context = Context(backend="embedded", database_url=str(demo_db), sql_decoding=decoding)
     with SqlDatabase.open(str(demo_db)) as database:
         answer = answer_sql(model, database, "How many customers?", sql_settings(context), Timer())
