@@ -507,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sql-adapter",
         type=Path,
-        help="the SQL adapter for the clinic set (e.g. one trained on the clinic database "
-        "with `slm-dispatch train sql --database`; default: the SQL Modelfile's)",
+        help="the SQL adapter for the sql and clinic sets (e.g. one trained on the clinic "
+        "database with `slm-dispatch train sql --database`; default: the SQL Modelfile's)",
     )
     parser.add_argument("--json", type=Path, help="also write every item's outcome here")
     args = parser.parse_args(argv)
@@ -537,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             server = stack.enter_context(start_sandbox(tmp))
             client = sandbox_client(server)
-        res = Resources(context, client)
+        res = Resources(context, client, sql_adapter=args.sql_adapter)
         for name in chosen:
             items = load(name)[: args.limit or None]
             if name in ("sql", "clinic"):
