@@ -192,8 +192,9 @@ def answer_salesforce(
     request_ids = ids_in(request)
     first_kind: list[str] = []
     grammar = settings.ground and settings.decoding == "grammar" and runtime.supports_grammar(model)
-    written_ids = [*request_ids, *(i for v in settings.bound for i in ids_in(v))]
-    first = {"grammar": org_grammar(client, written_ids)} if grammar else SALESFORCE.constraint()
+    # A chain's bound values are already written into ``request`` (its filled instruction).
+    first = {"grammar": org_grammar(client, request_ids)} if grammar else SALESFORCE.constraint()
+    repair_grammars: dict[str, str] = {}
 
     def check(reply: AIMessage) -> tuple[AnyAction, str]:
         parsed, error = parse_reply(reply, ActionRequest)
@@ -208,7 +209,9 @@ def answer_salesforce(
         kind = first_kind[0]
         stay: dict[str, Any] | None = None
         if grammar:
-            stay = {"grammar": org_grammar(client, written_ids, kinds=(kind,))}
+            if kind not in repair_grammars:
+                repair_grammars[kind] = org_grammar(client, request_ids, kinds=(kind,))
+            stay = {"grammar": repair_grammars[kind]}
         elif settings.ground:
             stay = {"format": kind_schema(kind)}
         if settings.ground and action.action != kind:

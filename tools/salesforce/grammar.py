@@ -41,9 +41,6 @@ DECLINE_JSON: Final = '{"decline": "cannot answer from this org"}'
 """The decline, exactly as the grammar writes it."""
 
 _NUMERIC: Final = frozenset({"currency", "double", "int", "percent", "long"})
-_TEXT: Final = frozenset(
-    {"string", "textarea", "email", "phone", "url", "combobox", "encryptedstring"}
-)
 _ID_TYPES: Final = frozenset({"id", "reference"})
 _MAX_ITEMS: Final = 12
 _MAX_CONDITIONS: Final = 5
